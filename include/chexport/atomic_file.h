@@ -1,0 +1,51 @@
+// A file that appears under its final name only when committed (like mold's output-file-unix.cc
+// and LLVM's ToolOutputFile).
+//
+// The constructor creates "<dir>/.<name>.chexport-tmp.<pid>.<n>" next to the target (same file
+// system, so the rename is atomic). write() appends (write-all loop, EINTR retried); finish()
+// fsyncs and closes, the data staying under the temp name; commit() renames it to the final name
+// (and may be called only after finish()). cancel() and the destructor of an uncommitted file
+// close and unlink the temp file. Failures throw chexport::Error (category export_failed) naming
+// the path and errno; ENOSPC / EDQUOT / EFBIG say "disk full".
+// Not thread-safe.
+#pragma once
+
+#include <string>
+
+#include "chexport/byte_sink.h"
+
+namespace chexport {
+
+class AtomicFile final : public ByteSink {
+ public:
+  explicit AtomicFile(std::string final_path);
+  ~AtomicFile() override;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(std::string_view data) override;
+  void finish() override;
+  void cancel() noexcept override;
+  void commit();
+
+  const std::string& final_path() const noexcept { return final_path_; }
+  const std::string& temp_path() const noexcept { return temp_path_; }
+
+  // The marker every temp name contains, for cleaning up after a killed run.
+  static constexpr std::string_view temp_marker = ".chexport-tmp.";
+
+ private:
+  std::string final_path_;
+  std::string temp_path_;
+  int fd_ = -1;
+  bool finished_ = false;
+  bool committed_ = false;
+};
+
+// Writes `content` to `path` atomically (temp file, fsync, rename).
+void write_file_atomically(const std::string& path, std::string_view content);
+
+// mkdir -p; throws chexport::Error on failure.
+void make_directories(const std::string& path);
+
+}  // namespace chexport

@@ -1,0 +1,56 @@
+// Typed errors. Everything that can fail inside an export attempt throws chexport::Error; the
+// kind drives the retry decision, the category drives the process exit code.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace chexport {
+
+// Whether trying the same thing again may help (used by the scheduler, like curl's retrycheck()).
+enum class ErrorKind { transient, permanent, cancelled };
+
+// What went wrong, from the user's point of view; each maps to one documented exit code.
+enum class ErrorCategory {
+  usage,       // bad flags or configuration                          -> exit 2
+  export_failed,  // query error, truncated stream, local I/O          -> exit 3
+  validation,  // row counts or record boundaries do not agree         -> exit 4
+  connection,  // server unreachable, timeouts                         -> exit 5
+  auth,        // authentication / authorization refused               -> exit 6
+  cancelled,   // interrupted                                          -> exit 130
+};
+
+// Documented process exit codes (README "Exit codes", chexport --help).
+namespace exit_code {
+inline constexpr int ok = 0;
+inline constexpr int internal = 1;
+inline constexpr int usage = 2;
+inline constexpr int export_failed = 3;
+inline constexpr int validation = 4;
+inline constexpr int connection = 5;
+inline constexpr int auth = 6;
+inline constexpr int cancelled = 130;
+}  // namespace exit_code
+
+int exit_code_for(ErrorCategory category) noexcept;
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, ErrorCategory category, const std::string& message)
+      : std::runtime_error(message), kind_(kind), category_(category) {}
+
+  ErrorKind kind() const noexcept { return kind_; }
+  ErrorCategory category() const noexcept { return category_; }
+  bool transient() const noexcept { return kind_ == ErrorKind::transient; }
+
+ private:
+  ErrorKind kind_;
+  ErrorCategory category_;
+};
+
+// Shorthands for the common cases.
+[[noreturn]] void throw_usage(const std::string& message);
+[[noreturn]] void throw_io(const std::string& message);  // local file system, permanent
+[[noreturn]] void throw_validation(const std::string& message);
+
+}  // namespace chexport

@@ -1,0 +1,13 @@
+// Parsing of user-given quantities. Throws a usage chexport::Error naming `what` on bad input.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace chexport {
+
+// "1048576", "512KiB", "100MiB", "1GiB", "2TiB" (binary), "1KB"/"1MB"/"1GB" (decimal), "1K/M/G"
+// (binary); case-insensitive units, optional space before the unit.
+uint64_t parse_size(std::string_view text, std::string_view what);
+
+}  // namespace chexport

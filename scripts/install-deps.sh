@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything chexport needs to build, test and demo on Debian 12, from Debian's packages.
+# Idempotent: skips apt entirely when every package is already installed.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git ca-certificates python3
+  libcurl4-openssl-dev libzstd-dev libsimdjson-dev libcli11-dev libspdlog-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
+  clickhouse-server clickhouse-client curl zstd clang-format
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# The clickhouse-server package tries to start a system service; we never use it (our scripts run
+# a private server), and in containers without systemd the attempt is refused harmlessly.
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

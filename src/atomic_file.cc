@@ -1,0 +1,95 @@
+#include "chexport/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "chexport/error.h"
+
+namespace chexport {
+namespace {
+
+std::atomic<unsigned> temp_counter{0};
+
+[[noreturn]] void throw_errno(const char* what, const std::string& path, int err) {
+  std::string message = std::string(what) + " " + path + ": " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG) message += " (disk full)";
+  throw_io(message);
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::string final_path) : final_path_(std::move(final_path)) {
+  std::filesystem::path p(final_path_);
+  std::string name = "." + p.filename().string() + std::string(temp_marker) +
+                     std::to_string(::getpid()) + "." + std::to_string(temp_counter++);
+  temp_path_ = (p.parent_path() / name).string();
+  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw_errno("cannot create", temp_path_, errno);
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_) cancel();
+}
+
+void AtomicFile::write(std::string_view data) {
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write", temp_path_, errno);
+    }
+    if (n == 0) throw_errno("cannot write", temp_path_, EIO);
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+void AtomicFile::finish() {
+  if (finished_) return;
+  if (::fsync(fd_) != 0) throw_errno("cannot fsync", temp_path_, errno);
+  int fd = fd_;
+  fd_ = -1;
+  // close() is never retried: on Linux the descriptor is gone even when it reports EINTR.
+  if (::close(fd) != 0 && errno != EINTR) throw_errno("cannot close", temp_path_, errno);
+  finished_ = true;
+}
+
+void AtomicFile::commit() {
+  if (!finished_) finish();
+  if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+    throw_errno("cannot rename to", final_path_, errno);
+  }
+  committed_ = true;
+}
+
+void AtomicFile::cancel() noexcept {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+  committed_ = true;  // nothing left to clean up
+}
+
+void write_file_atomically(const std::string& path, std::string_view content) {
+  AtomicFile file(path);
+  file.write(content);
+  file.commit();
+}
+
+void make_directories(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) throw_io("cannot create directory " + path + ": " + ec.message());
+}
+
+}  // namespace chexport

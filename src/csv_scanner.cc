@@ -1,0 +1,166 @@
+#include "chexport/csv_scanner.h"
+
+#include <bit>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace chexport {
+namespace {
+
+struct Masks {
+  uint64_t quotes;
+  uint64_t newlines;
+};
+
+inline Masks masks_of(const char* p) noexcept {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i newline = _mm_set1_epi8('\n');
+  uint64_t q = 0;
+  uint64_t n = 0;
+  for (int i = 0; i < 4; ++i) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i));
+    q |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote))))
+         << (16 * i);
+    n |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, newline))))
+         << (16 * i);
+  }
+  return {q, n};
+#else
+  uint64_t q = 0;
+  uint64_t n = 0;
+  for (int i = 0; i < 64; ++i) {
+    q |= static_cast<uint64_t>(p[i] == '"') << i;
+    n |= static_cast<uint64_t>(p[i] == '\n') << i;
+  }
+  return {q, n};
+#endif
+}
+
+// Bit i of the result is the XOR of bits 0..i of x: "inside quotes after byte i".
+inline uint64_t prefix_xor(uint64_t x) noexcept {
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  x ^= x << 32;
+  return x;
+}
+
+// Position of the k-th (0-based) set bit of x; x has more than k set bits.
+inline int nth_set_bit(uint64_t x, uint64_t k) noexcept {
+  for (; k > 0; --k) x &= x - 1;
+  return std::countr_zero(x);
+}
+
+}  // namespace
+
+CsvScanner::Result CsvScanner::scan(std::string_view data, uint64_t record_limit) noexcept {
+  Result result;
+  const char* p = data.data();
+  size_t n = data.size();
+  size_t pos = 0;
+  char tail[64];
+  while (pos < n && result.records < record_limit) {
+    size_t len = n - pos;
+    const char* block = p + pos;
+    uint64_t valid = ~uint64_t{0};
+    if (len < 64) {
+      // Pad the last partial block with bytes that are neither '"' nor '\n'.
+      std::memset(tail, ' ', sizeof tail);
+      std::memcpy(tail, block, len);
+      block = tail;
+      valid = (uint64_t{1} << len) - 1;
+    } else {
+      len = 64;
+    }
+    Masks m = masks_of(block);
+    uint64_t inside = prefix_xor(m.quotes) ^ in_quotes_;
+    uint64_t ends = m.newlines & ~inside & valid;
+    uint64_t found = static_cast<uint64_t>(std::popcount(ends));
+    uint64_t wanted = record_limit - result.records;
+    if (found >= wanted) {
+      // Stop right after the wanted terminator: keep only the ends up to it.
+      int stop = nth_set_bit(ends, wanted - 1);
+      ends &= (stop == 63) ? ~uint64_t{0} : ((uint64_t{2} << stop) - 1);
+      found = wanted;
+      len = static_cast<size_t>(stop) + 1;
+      in_quotes_ = 0;  // a record end is outside quotes by definition
+    } else {
+      in_quotes_ = (len == 64) ? (0 - (inside >> 63)) : (0 - ((inside >> (len - 1)) & 1));
+    }
+    if (found > 0) {
+      uint64_t base = bytes_ + pos;
+      int last = 63 - std::countl_zero(ends);
+      if (found >= 2) {
+        uint64_t rest = ends & ~(uint64_t{1} << last);
+        prev_end_ = base + static_cast<uint64_t>(63 - std::countl_zero(rest)) + 1;
+      } else {
+        prev_end_ = last_end_;
+      }
+      last_end_ = base + static_cast<uint64_t>(last) + 1;
+      result.records += found;
+    }
+    pos += len;
+  }
+  result.consumed = pos;
+  bytes_ += pos;
+  records_ += result.records;
+  return result;
+}
+
+std::string_view find_server_error(std::string_view record) noexcept {
+  bool quoted = false;
+  auto trimmed = [](std::string_view s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
+    return s;
+  };
+  for (size_t i = 0; i < record.size(); ++i) {
+    char c = record[i];
+    if (c == '"') {
+      quoted = !quoted;
+      continue;
+    }
+    if (quoted) continue;
+    std::string_view rest = record.substr(i);
+    if (rest.starts_with("Code: ") && rest.size() > 6 && rest[6] >= '0' && rest[6] <= '9') {
+      return trimmed(rest);
+    }
+    if (rest.starts_with("__exception__")) return trimmed(rest);
+  }
+  return {};
+}
+
+}  // namespace chexport
+
+namespace chexport {
+
+void LastRecordTracker::append_capped(std::string& to, std::string_view from) {
+  if (to.size() < capacity) to.append(from.substr(0, capacity - to.size()));
+}
+
+void LastRecordTracker::after_scan(std::string_view chunk, uint64_t chunk_start,
+                                   const CsvScanner& scanner) {
+  uint64_t last_end = scanner.last_record_end();
+  if (last_end <= chunk_start) {
+    append_capped(open_, chunk);
+    return;
+  }
+  // A record ended inside this chunk: the last complete one began at previous_record_end().
+  uint64_t prev_end = scanner.previous_record_end();
+  if (prev_end >= chunk_start) {
+    last_.clear();
+    append_capped(last_, chunk.substr(prev_end - chunk_start, last_end - prev_end));
+  } else {
+    last_.swap(open_);
+    append_capped(last_, chunk.substr(0, last_end - chunk_start));
+  }
+  open_.clear();
+  append_capped(open_, chunk.substr(last_end - chunk_start));
+}
+
+}  // namespace chexport

@@ -1,0 +1,29 @@
+#include "chexport/error.h"
+
+namespace chexport {
+
+int exit_code_for(ErrorCategory category) noexcept {
+  switch (category) {
+    case ErrorCategory::usage: return exit_code::usage;
+    case ErrorCategory::export_failed: return exit_code::export_failed;
+    case ErrorCategory::validation: return exit_code::validation;
+    case ErrorCategory::connection: return exit_code::connection;
+    case ErrorCategory::auth: return exit_code::auth;
+    case ErrorCategory::cancelled: return exit_code::cancelled;
+  }
+  return exit_code::internal;
+}
+
+void throw_usage(const std::string& message) {
+  throw Error(ErrorKind::permanent, ErrorCategory::usage, message);
+}
+
+void throw_io(const std::string& message) {
+  throw Error(ErrorKind::permanent, ErrorCategory::export_failed, message);
+}
+
+void throw_validation(const std::string& message) {
+  throw Error(ErrorKind::permanent, ErrorCategory::validation, message);
+}
+
+}  // namespace chexport

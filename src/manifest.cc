@@ -1,0 +1,90 @@
+#include "chexport/exporter.h"
+#include "chexport/json_writer.h"
+#include "chexport/version.h"
+
+namespace chexport {
+
+const char* to_string(TaskStatus status) noexcept {
+  switch (status) {
+    case TaskStatus::pending: return "pending";
+    case TaskStatus::done: return "done";
+    case TaskStatus::failed: return "failed";
+  }
+  return "unknown";
+}
+
+std::string manifest_json(const ExportOptions& options, const RunResult& run) {
+  const OutputOptions& out = options.output;
+  JsonWriter j;
+  j.begin_object();
+  j.field("manifest_version", 1);
+  j.key("tool").begin_object().field("name", "chexport").field("version", CHEXPORT_VERSION).end_object();
+  j.key("server").begin_object()
+      .field("url", options.connection.url)
+      .field("user", options.connection.user.empty() ? std::string("default") : options.connection.user)
+      .field("version", run.server_version)
+      .end_object();
+  j.field("started_at", run.started_at).field("finished_at", run.finished_at).field("seconds", run.seconds);
+  j.key("options").begin_object();
+  j.field("format", out.format);
+  j.field("compression", out.compression == Compression::zstd ? "zstd" : "none");
+  j.field("zstd_level", out.zstd_level);
+  j.field("max_rows_per_file", out.limits.max_rows);
+  j.field("max_bytes_per_file", out.limits.max_csv_bytes);
+  j.field("max_compressed_bytes_per_file", out.limits.max_compressed_bytes);
+  j.key("settings").begin_object();
+  for (const auto& [k, v] : options.connection.settings) j.field(k, v);
+  j.end_object();
+  j.end_object();
+
+  j.key("tables").begin_array();
+  for (size_t i = 0; i < options.tables.size(); ++i) {
+    j.begin_object().field("db", options.tables[i].db).field("table", options.tables[i].table);
+    if (i < run.schema_files.size()) j.field("schema", run.schema_files[i]);
+    j.end_object();
+  }
+  j.end_array();
+
+  uint64_t rows = 0, csv = 0, compressed = 0, failed = 0, files = 0;
+  j.key("tasks").begin_array();
+  for (const TaskResult& t : run.tasks) {
+    j.begin_object();
+    j.field("db", t.task.table.db).field("table", t.task.table.table);
+    j.field("partition", t.task.partition).field("partition_id", t.task.partition_id);
+    j.field("predicate", t.task.predicate).field("dir", t.task.dir);
+    j.field("planned_rows", t.task.planned_rows);
+    j.field("expected_rows", t.count_before);
+    j.field("rows_after", t.count_after);
+    j.field("written_rows", t.written_rows);
+    j.field("csv_bytes", t.csv_bytes).field("compressed_bytes", t.compressed_bytes);
+    j.field("status", to_string(t.status));
+    if (!t.error.empty()) j.field("error", t.error);
+    j.field("query_id", t.query_id).field("seconds", t.seconds);
+    j.key("files").begin_array();
+    for (const WrittenFile& f : t.files) {
+      j.begin_object().field("path", f.path).field("rows", f.rows).field("csv_bytes", f.csv_bytes)
+          .field("compressed_bytes", f.compressed_bytes).field("sha256", f.sha256).end_object();
+    }
+    j.end_array();
+    j.end_object();
+    rows += t.written_rows;
+    csv += t.csv_bytes;
+    compressed += t.compressed_bytes;
+    failed += t.status == TaskStatus::failed ? 1 : 0;
+    files += t.status == TaskStatus::done ? t.files.size() : 0;
+  }
+  j.end_array();
+  j.key("totals").begin_object()
+      .field("tasks", static_cast<uint64_t>(run.tasks.size()))
+      .field("failed_tasks", failed)
+      .field("files", files)
+      .field("rows", rows)
+      .field("csv_bytes", csv)
+      .field("compressed_bytes", compressed)
+      .end_object();
+  j.field("exit_code", run.exit_code);
+  j.end_object();
+  return j.str();
+}
+
+}  // namespace chexport

@@ -1,0 +1,314 @@
+// End-to-end exports against the real ClickHouse server started by the ctest fixture. Every test
+// uses its own database, so tests may run in parallel.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "../support/test_util.h"
+#include "chexport/sha256.h"
+#include "test_server.h"
+
+namespace chexport::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> sorted_records(std::string_view csv) {
+  auto records = split_records(csv);
+  std::sort(records.begin(), records.end());
+  return records;
+}
+
+// A fresh database named after the running test.
+std::string fresh_database() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string db = std::string("it_") + info->name();
+  http_query("DROP DATABASE IF EXISTS " + db);
+  http_query("CREATE DATABASE " + db);
+  return db;
+}
+
+struct ExportedFile {
+  std::string path;  // relative to the output directory
+  uint64_t rows;
+  std::string content;  // decompressed
+};
+
+// Reads the manifest and checks every file it lists against the disk: size, SHA-256, one zstd
+// frame, row count. Returns the files in manifest order.
+std::vector<ExportedFile> check_manifest(const TempDir& out, uint64_t expected_total_rows) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element manifest = parser.load(out.str() + "/manifest.json");
+  std::vector<ExportedFile> files;
+  uint64_t total = 0;
+  for (simdjson::dom::element task : manifest["tasks"].get_array()) {
+    EXPECT_EQ(std::string_view(task["status"]), "done");
+    uint64_t task_rows = 0;
+    for (simdjson::dom::element f : task["files"].get_array()) {
+      std::string path{std::string_view(f["path"])};
+      std::string raw = read_file(out.path() / path);
+      EXPECT_EQ(uint64_t(f["compressed_bytes"]), raw.size()) << path;
+      EXPECT_EQ(std::string_view(f["sha256"]), Sha256::of(raw)) << path;
+      bool zst = path.ends_with(".zst");
+      std::string content = zst ? zstd_decompress(raw) : raw;
+      if (zst) {
+        EXPECT_EQ(zstd_frame_count(raw), 1u) << path;
+      }
+      EXPECT_EQ(uint64_t(f["csv_bytes"]), content.size()) << path;
+      files.push_back({path, uint64_t(f["rows"]), content});
+      task_rows += uint64_t(f["rows"]);
+    }
+    EXPECT_EQ(uint64_t(task["written_rows"]), task_rows);
+    EXPECT_EQ(uint64_t(task["expected_rows"]), task_rows);
+    EXPECT_EQ(uint64_t(task["rows_after"]), task_rows);
+    EXPECT_TRUE(std::string_view(task["query_id"]).starts_with("chexport-"));
+    total += task_rows;
+  }
+  EXPECT_EQ(uint64_t(manifest["totals"]["rows"]), total);
+  EXPECT_EQ(total, expected_total_rows);
+  EXPECT_EQ(int64_t(manifest["exit_code"]), 0);
+  return files;
+}
+
+void expect_no_temp_files(const TempDir& out) {
+  for (const std::string& f : out.files()) {
+    EXPECT_EQ(f.find(".chexport-tmp."), std::string::npos) << f;
+  }
+}
+
+std::vector<std::string> data_files(const TempDir& out) {
+  std::vector<std::string> files;
+  for (const std::string& f : out.files()) {
+    if (f.find("/part-") != std::string::npos) files.push_back(f);
+  }
+  return files;
+}
+
+TEST(Export, RichTableMatchesADirectFetch) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".rich (d Date, id UInt32, s String, n Nullable(String), "
+             "a Array(String), t Tuple(UInt8, String), f Float64) "
+             "ENGINE = MergeTree PARTITION BY toYYYYMM(d) ORDER BY id");
+  http_query("INSERT INTO " + db + ".rich VALUES "
+             "('2020-01-05', 1, 'quote \" comma , newline \\n cr \\r tab \\t end', NULL, ['x','y,z'], (1, 'a\"b'), 0.1), "
+             "('2020-02-05', 2, 'Code: 395, e.displayText() = DB::Exception: fake', '\\\\N', [], (2, ''), -0), "
+             "('2020-03-05', 3, 'caf\xc3\xa9 \xe2\x98\x95 \xe6\x97\xa5\xe6\x9c\xac', 'x', ['\\n'], (3, '\\r\\n'), 1e300), "
+             "('2020-03-06', 4, 'line1\\nCode: 62, fake\\n', '__exception__', ['\"'], (4, '\"\"'), -1.5)");
+  http_query("INSERT INTO " + db + ".rich SELECT toDate('2020-01-01') + number % 90, number + 100, "
+             "concat('row \"', toString(number), '\",\\n', if(number % 7 = 0, 'Code: 1', 'x')), "
+             "if(number % 3 = 0, NULL, toString(number)), arrayMap(x -> toString(x), range(number % 4)), "
+             "(toUInt8(number % 200), toString(number % 13)), number / 3 FROM numbers(20000)");
+  TempDir out;
+  auto r = run_chexport({"export", "--url", test_server().url(), "--table", db + ".rich", "--out",
+                         out.str(), "--max-rows-per-file", "3000"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("export complete: 3 task(s), 0 failed; 20004 rows"), std::string::npos) << r.output;
+
+  auto files = check_manifest(out, 20004);
+  std::string all;
+  std::map<std::string, std::vector<uint64_t>> rows_per_dir;
+  for (const auto& f : files) {
+    all += f.content;
+    EXPECT_EQ(split_records(f.content).size(), f.rows) << f.path;
+    rows_per_dir[fs::path(f.path).parent_path().string()].push_back(f.rows);
+  }
+  EXPECT_EQ(sorted_records(all), sorted_records(http_query("SELECT * FROM " + db + ".rich FORMAT CSV")));
+
+  // Three partitions, each cut into files of exactly 3000 rows but the last.
+  ASSERT_EQ(rows_per_dir.size(), 3u);
+  for (const auto& [dir, rows] : rows_per_dir) {
+    for (size_t i = 0; i + 1 < rows.size(); ++i) EXPECT_EQ(rows[i], 3000u) << dir;
+    EXPECT_LE(rows.back(), 3000u);
+  }
+  std::string base = db + "/rich/";
+  EXPECT_TRUE(rows_per_dir.count(base + "partition=202001"));
+  EXPECT_TRUE(fs::exists(out.path() / (base + "partition=202001/part-000000.csv.zst")));
+  EXPECT_TRUE(fs::exists(out.path() / (base + "partition=202001/part-000002.csv.zst")));
+  EXPECT_NE(read_file(out.path() / (base + "schema.sql")).find("CREATE TABLE " + db + ".rich"), std::string::npos);
+  expect_no_temp_files(out);
+}
+
+TEST(Export, RotationByBytesWithHeaders) {
+  std::string db = fresh_database();
+  // Every record is 11 bytes ("1000000000\n"); the header "\"n\"\n" is 4.
+  http_query("CREATE TABLE " + db + ".fixed (n UInt64) ENGINE = MergeTree ORDER BY n");
+  http_query("INSERT INTO " + db + ".fixed SELECT 1000000000 + number FROM numbers(10000)");
+  TempDir out;
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".fixed", "-o", out.str(),
+                         "--format", "CSVWithNames", "--max-bytes-per-file", "27500"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto files = check_manifest(out, 10000);
+  ASSERT_EQ(files.size(), 4u);
+  std::string body;
+  for (size_t i = 0; i < files.size(); ++i) {
+    EXPECT_EQ(files[i].path, db + "/fixed/all/part-00000" + std::to_string(i) + ".csv.zst");
+    EXPECT_EQ(files[i].rows, 2500u);
+    ASSERT_TRUE(files[i].content.starts_with("\"n\"\n"));
+    body += files[i].content.substr(4);
+  }
+  EXPECT_EQ(sorted_records(body), sorted_records(http_query("SELECT * FROM " + db + ".fixed FORMAT CSV")));
+}
+
+TEST(Export, PlainCsvAndNonMergeTreeTable) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".log (x UInt64, s String) ENGINE = Log");
+  http_query("INSERT INTO " + db + ".log SELECT number, concat('\"', toString(number)) FROM numbers(1234)");
+  TempDir out;
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".log", "-o", out.str(),
+                         "--compression", "none", "--max-rows-per-file", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto files = check_manifest(out, 1234);
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].path, db + "/log/all/part-000000.csv");
+  EXPECT_EQ(files[0].content + files[1].content, http_query("SELECT * FROM " + db + ".log FORMAT CSV"));
+}
+
+TEST(Export, PartitionValuesBecomeSafeDistinctNames) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".odd (k String, v UInt8) ENGINE = MergeTree PARTITION BY k ORDER BY v");
+  http_query("INSERT INTO " + db + ".odd VALUES ('a\\'b/c\"d', 1), ('caf\xc3\xa9', 2), ('..', 3), "
+             "('x y', 4), ('x y', 5)");
+  TempDir out;
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".odd", "-o", out.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  check_manifest(out, 5);
+  // 18.16 prints a String partition's value bare (modern servers quote it: 'x y').
+  std::vector<std::string> expected = {
+      db + "/odd/partition=%2E./part-000000.csv.zst",
+      db + "/odd/partition=a%27b%2Fc%22d/part-000000.csv.zst",
+      db + "/odd/partition=caf%C3%A9/part-000000.csv.zst",
+      db + "/odd/partition=x%20y/part-000000.csv.zst",
+  };
+  EXPECT_EQ(data_files(out), expected);
+}
+
+TEST(Export, MidStreamThrowIfFailsWithoutFinalFiles) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".base (p UInt8, n UInt64) ENGINE = MergeTree ORDER BY n");
+  http_query("INSERT INTO " + db + ".base SELECT 0, number FROM numbers(5000000)");
+  // The server has sent 200 and millions of rows before throwIf fires. (count() on the view reads
+  // its smallest column, p, so the count before the export succeeds.)
+  http_query("CREATE VIEW " + db + ".bad AS SELECT p, n, throwIf(n = 3000000) AS t FROM " + db + ".base");
+  TempDir out;
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".bad", "-o", out.str(),
+                         "--max-rows-per-file", "1000000"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("the server failed mid-stream after"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ClickHouse error 395"), std::string::npos) << r.output;
+  EXPECT_TRUE(data_files(out).empty());
+  expect_no_temp_files(out);
+  simdjson::dom::parser parser;
+  simdjson::dom::element manifest = parser.load(out.str() + "/manifest.json");
+  EXPECT_EQ(std::string_view(manifest["tasks"].at(0)["status"]), "failed");
+  EXPECT_EQ(int64_t(manifest["exit_code"]), 3);
+}
+
+TEST(Export, MidStreamErrorDeepInAPartitionKeepsOnlyTheGoodPartition) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".two (p UInt8, n UInt64) ENGINE = MergeTree PARTITION BY p ORDER BY n");
+  http_query("INSERT INTO " + db + ".two SELECT if(number < 1000, 0, 1), number FROM numbers(4001000)");
+  TempDir out;
+  // Partition 1 overflows max_result_rows after the server has streamed ~3 million rows.
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".two", "-o", out.str(),
+                         "--setting", "max_result_rows=3000000", "--setting", "result_overflow_mode=throw"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("partition 1: the server failed mid-stream"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ClickHouse error 396"), std::string::npos) << r.output;
+  EXPECT_EQ(data_files(out), std::vector<std::string>{db + "/two/partition=0/part-000000.csv.zst"});
+  expect_no_temp_files(out);
+}
+
+TEST(Export, BadPasswordIsOneClearErrorAndNeverLeaks) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".t (n UInt8) ENGINE = Log");
+  TempDir out;
+  auto r = run_chexport({"export", "--url", test_server().url(), "--user", "exporter", "-t", db + ".t",
+                         "-o", out.str()},
+                        {{"CLICKHOUSE_PASSWORD", "not-the-Secret-42"}});
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("chexport: error: asking the server's version: ClickHouse error 193 (HTTP 401): "
+                          "Wrong password for user exporter"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_EQ(r.output.find("not-the-Secret-42"), std::string::npos);
+}
+
+TEST(Export, PasswordFromEnvironmentOrFileIsUsedAndNeverLogged) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".t (n UInt8) ENGINE = MergeTree ORDER BY n");
+  http_query("INSERT INTO " + db + ".t VALUES (1), (2)");
+  TempDir out, secret;
+  auto r = run_chexport({"export", "--url", test_server().url(), "--user", "exporter", "-t", db + ".t",
+                         "-o", out.str(), "--log-level", "trace"},
+                        {{"CLICKHOUSE_PASSWORD", "exporter-secret"}});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("exporter-secret"), std::string::npos) << r.output;
+  EXPECT_EQ(read_file(out.path() / "manifest.json").find("exporter-secret"), std::string::npos);
+  check_manifest(out, 2);
+
+  std::string password_file = secret.str() + "/password";
+  std::ofstream(password_file) << "exporter-secret\n";
+  TempDir out2;
+  auto r2 = run_chexport({"export", "--url", test_server().url(), "--user", "exporter", "-t", db + ".t",
+                          "-o", out2.str(), "--password-file", password_file});
+  ASSERT_EQ(r2.exit_code, 0) << r2.output;
+}
+
+TEST(Export, UnknownTable) {
+  std::string db = fresh_database();
+  TempDir out;
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".nope", "-o", out.str()});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("chexport: error: table " + db + ".nope does not exist on the server"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(out.files().empty());
+}
+
+TEST(Export, UnreachableServer) {
+  TempDir out;
+  std::string url = "http://127.0.0.1:" + std::to_string(unused_port());
+  auto r = run_chexport({"export", "--url", url, "-t", "default.t", "-o", out.str()});
+  EXPECT_EQ(r.exit_code, 5) << r.output;
+  EXPECT_NE(r.output.find("chexport: error: asking the server's version: cannot connect to " + url),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(Export, UsageErrors) {
+  TempDir out;
+  auto bad_compression = run_chexport({"export", "-t", "a.b", "-o", out.str(), "--compression", "lz4"});
+  EXPECT_EQ(bad_compression.exit_code, 2);
+  EXPECT_NE(bad_compression.output.find("--compression must be zstd or none"), std::string::npos);
+  auto credentials_in_url = run_chexport({"export", "--url", "http://u:p@127.0.0.1:1", "-t", "a.b", "-o", out.str()});
+  EXPECT_EQ(credentials_in_url.exit_code, 2);
+  EXPECT_NE(credentials_in_url.output.find("--url must not contain credentials"), std::string::npos);
+  EXPECT_EQ(credentials_in_url.output.find("u:p@"), std::string::npos);
+  auto missing_out = run_chexport({"export", "-t", "a.b"});
+  EXPECT_EQ(missing_out.exit_code, 2);
+  auto bad_size = run_chexport({"export", "-t", "a.b", "-o", out.str(), "--max-bytes-per-file", "lots"});
+  EXPECT_EQ(bad_size.exit_code, 2);
+  EXPECT_NE(bad_size.output.find("--max-bytes-per-file: \"lots\" is not a size"), std::string::npos);
+}
+
+TEST(Export, ExistingExportNeedsFresh) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".t (n UInt8) ENGINE = MergeTree ORDER BY n");
+  http_query("INSERT INTO " + db + ".t VALUES (1)");
+  TempDir out;
+  std::vector<std::string> args = {"export", "--url", test_server().url(), "-t", db + ".t", "-o", out.str()};
+  ASSERT_EQ(run_chexport(args).exit_code, 0);
+  auto again = run_chexport(args);
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.output.find("already holds an export (manifest.json); use --fresh"), std::string::npos);
+  args.push_back("--fresh");
+  ASSERT_EQ(run_chexport(args).exit_code, 0);
+  check_manifest(out, 1);
+}
+
+}  // namespace
+}  // namespace chexport::testing
