@@ -6,6 +6,7 @@ int exit_code_for(ErrorCategory category) noexcept {
   switch (category) {
     case ErrorCategory::usage: return exit_code::usage;
     case ErrorCategory::export_failed: return exit_code::export_failed;
+    case ErrorCategory::io: return exit_code::export_failed;
     case ErrorCategory::validation: return exit_code::validation;
     case ErrorCategory::connection: return exit_code::connection;
     case ErrorCategory::auth: return exit_code::auth;
@@ -19,7 +20,12 @@ void throw_usage(const std::string& message) {
 }
 
 void throw_io(const std::string& message) {
-  throw Error(ErrorKind::permanent, ErrorCategory::export_failed, message);
+  throw Error(ErrorKind::permanent, ErrorCategory::io, message);
+}
+
+bool stops_the_run(ErrorCategory category) noexcept {
+  return category == ErrorCategory::io || category == ErrorCategory::auth ||
+         category == ErrorCategory::connection || category == ErrorCategory::cancelled;
 }
 
 void throw_validation(const std::string& message) {

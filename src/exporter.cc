@@ -63,9 +63,8 @@ struct Worker {
   std::unique_ptr<ZstdEncoder> encoder;
 };
 
-// The stream's own evidence of failure (reference §1, checks 4): an error message appended to the
-// body, or a body that stops inside a record. Returns normally for a clean stream.
-void check_stream_tail(const RotatingWriter& writer, const std::string& what) {
+// An error message the server appended to the body (reference §1, check 4), if any.
+void throw_if_server_error_in_tail(const RotatingWriter& writer, const std::string& what) {
   const std::string_view records[] = {writer.tail().open_record(), writer.tail().last_record()};
   for (size_t i = 0; i < 2; ++i) {
     std::string_view text = find_server_error(records[i]);
@@ -80,6 +79,12 @@ void check_stream_tail(const RotatingWriter& writer, const std::string& what) {
     // The response was already 200: whatever broke, a new attempt starts from scratch.
     throw Error(ErrorKind::transient, ErrorCategory::export_failed, message);
   }
+}
+
+// The stream's own evidence of failure: an appended error message, or a body that stops inside a
+// record. Returns normally for a clean stream.
+void check_stream_tail(const RotatingWriter& writer, const std::string& what) {
+  throw_if_server_error_in_tail(writer, what);
   if (!writer.scanner().at_record_boundary()) {
     throw Error(ErrorKind::transient, ErrorCategory::export_failed,
                 what + ": the response ended inside a record after " +
@@ -105,7 +110,9 @@ void export_task(Worker& worker, const OutputOptions& out, TaskResult& result,
   try {
     client.stream(sql, result.query_id, writer, what);
   } catch (const Error& e) {
-    if (e.kind() != ErrorKind::cancelled) check_stream_tail(writer, what);  // a better message
+    // A server message in the tail explains a broken stream better than the transport error;
+    // local errors (disk full) stand as they are.
+    if (e.category() != ErrorCategory::cancelled) throw_if_server_error_in_tail(writer, what);
     throw;
   }
   if (cancel != nullptr && cancel->load()) {
@@ -192,11 +199,13 @@ RunResult run_export(const ExportOptions& options, const std::atomic<bool>* canc
     spdlog::info("{}: {} task(s), {} rows planned", plan.table.display(), plan.tasks.size(), rows);
   }
 
+  std::string stop_reason;  // set when an error makes the remaining tasks pointless
   for (TaskResult& result : run.tasks) {
-    if (cancel != nullptr && cancel->load()) {
+    if (cancel != nullptr && cancel->load() && stop_reason.empty()) stop_reason = "cancelled";
+    if (!stop_reason.empty()) {
       result.status = TaskStatus::failed;
-      result.error = "cancelled before it started";
-      result.exit_code = exit_code::cancelled;
+      result.error = "not started: " + stop_reason;
+      result.exit_code = run.exit_code != 0 ? run.exit_code : exit_code::cancelled;
       continue;
     }
     const auto task_start = Clock::now();
@@ -215,6 +224,7 @@ RunResult run_export(const ExportOptions& options, const std::atomic<bool>* canc
       result.seconds = seconds_since(task_start);
       spdlog::error("{}", e.what());
       if (run.exit_code == 0) run.exit_code = result.exit_code;
+      if (stops_the_run(e.category())) stop_reason = "an earlier task failed: " + result.error;
     }
     run.seconds = seconds_since(start);
     write_manifest(options, run);

@@ -59,7 +59,7 @@ void check_url(const std::string& url) {
   }
   std::string authority = url.substr(url.find("://") + 3);
   authority = authority.substr(0, authority.find('/'));
-  if (authority.find('@') != std::string::npos) {
+  if (authority.find('@') != std::string::npos || url.find("password=") != std::string::npos) {
     throw_usage("--url must not contain credentials; use --user and CLICKHOUSE_PASSWORD or --password-file");
   }
 }

@@ -5,7 +5,7 @@
 // system, so the rename is atomic). write() appends (write-all loop, EINTR retried); finish()
 // fsyncs and closes, the data staying under the temp name; commit() renames it to the final name
 // (and may be called only after finish()). cancel() and the destructor of an uncommitted file
-// close and unlink the temp file. Failures throw chexport::Error (category export_failed) naming
+// close and unlink the temp file. Failures throw chexport::Error (category io) naming
 // the path and errno; ENOSPC / EDQUOT / EFBIG say "disk full".
 // Not thread-safe.
 #pragma once

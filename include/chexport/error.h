@@ -13,7 +13,8 @@ enum class ErrorKind { transient, permanent, cancelled };
 // What went wrong, from the user's point of view; each maps to one documented exit code.
 enum class ErrorCategory {
   usage,       // bad flags or configuration                          -> exit 2
-  export_failed,  // query error, truncated stream, local I/O          -> exit 3
+  export_failed,  // query error, truncated stream                    -> exit 3
+  io,          // local file system (disk full, permissions)           -> exit 3
   validation,  // row counts or record boundaries do not agree         -> exit 4
   connection,  // server unreachable, timeouts                         -> exit 5
   auth,        // authentication / authorization refused               -> exit 6
@@ -47,6 +48,9 @@ class Error : public std::runtime_error {
   ErrorKind kind_;
   ErrorCategory category_;
 };
+
+// Errors that would hit every other task too, so the run stops at the first one.
+bool stops_the_run(ErrorCategory category) noexcept;
 
 // Shorthands for the common cases.
 [[noreturn]] void throw_usage(const std::string& message);

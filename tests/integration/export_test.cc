@@ -221,6 +221,28 @@ TEST(Export, MidStreamErrorDeepInAPartitionKeepsOnlyTheGoodPartition) {
   expect_no_temp_files(out);
 }
 
+TEST(Export, DiskFullIsOneClearErrorAndLeavesNoFinalFile) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".big (n UInt64, s String) ENGINE = MergeTree PARTITION BY n % 2 ORDER BY n");
+  http_query("INSERT INTO " + db + ".big SELECT number, toString(cityHash64(number)) FROM numbers(300000)");
+  TempDir out;
+  // A file-size limit of 512 KiB makes write() fail with EFBIG, as a full disk fails with ENOSPC
+  // (SIGXFSZ is ignored so that the error reaches the program).
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".big", "-o", out.str(),
+                         "--compression", "none"},
+                        {}, "trap '' XFSZ; ulimit -f 512;");
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("disk full"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cannot write " + out.str()), std::string::npos) << r.output;
+  // The first failure stops the run: one error line for the task, then the summary.
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 4) << r.output;
+  simdjson::dom::parser parser;
+  simdjson::dom::element manifest = parser.load(out.str() + "/manifest.json");
+  EXPECT_TRUE(std::string_view(manifest["tasks"].at(1)["error"]).starts_with("not started: an earlier task failed"));
+  EXPECT_TRUE(data_files(out).empty());
+  expect_no_temp_files(out);
+}
+
 TEST(Export, BadPasswordIsOneClearErrorAndNeverLeaks) {
   std::string db = fresh_database();
   http_query("CREATE TABLE " + db + ".t (n UInt8) ENGINE = Log");

@@ -69,12 +69,13 @@ std::string http_query(const std::string& sql, const std::string& params) {
 }
 
 CommandResult run_chexport(const std::vector<std::string>& args,
-                           const std::map<std::string, std::string>& env) {
+                           const std::map<std::string, std::string>& env,
+                           const std::string& shell_prefix) {
   const char* bin = std::getenv("CHEXPORT_BIN");
   if (bin == nullptr) bin = CHEXPORT_BIN_DEFAULT;
   TempDir out_dir;
   std::string out_file = out_dir.str() + "/output.txt";
-  std::string command = "env -u CLICKHOUSE_URL -u CLICKHOUSE_USER -u CLICKHOUSE_PASSWORD";
+  std::string command = shell_prefix + " env -u CLICKHOUSE_URL -u CLICKHOUSE_USER -u CLICKHOUSE_PASSWORD";
   for (const auto& [k, v] : env) command += " " + shell_quote(k + "=" + v);
   command += " " + shell_quote(bin);
   for (const auto& a : args) command += " " + shell_quote(a);

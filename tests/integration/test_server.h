@@ -25,8 +25,10 @@ struct CommandResult {
 };
 
 // Runs the chexport binary with `args`, extra environment variables, and stdin from /dev/null.
+// `shell_prefix` runs in the same shell first (e.g. "ulimit -f 100;").
 CommandResult run_chexport(const std::vector<std::string>& args,
-                           const std::map<std::string, std::string>& env = {});
+                           const std::map<std::string, std::string>& env = {},
+                           const std::string& shell_prefix = "");
 
 // A port on 127.0.0.1 where nothing listens.
 int unused_port();

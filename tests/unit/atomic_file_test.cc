@@ -77,7 +77,7 @@ TEST(AtomicFile, ThrownErrorLeavesNoFile) {
     file.commit();
   } catch (const Error& e) {
     message = e.what();
-    EXPECT_EQ(e.category(), ErrorCategory::export_failed);
+    EXPECT_EQ(e.category(), ErrorCategory::io);
   }
   setrlimit(RLIMIT_FSIZE, &old);
   EXPECT_NE(message.find("disk full"), std::string::npos) << message;
