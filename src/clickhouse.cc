@@ -132,15 +132,16 @@ bool is_auth_code(int code) noexcept {
 
 void check_response(const HttpResponse& r, const std::string& url, std::string_view what) {
   std::string context(what);
-  if (r.cancelled) throw Error(ErrorKind::cancelled, ErrorCategory::cancelled, context + ": cancelled");
+  if (r.cancelled)
+    throw Error(ErrorKind::cancelled, ErrorCategory::cancelled, context + ": cancelled");
 
   bool server_error = (r.status != 0 && r.status != 200) || !r.exception_code.empty();
   if (server_error) {
     ServerError e = parse_server_error(r.error_body);
     if (e.code == 0 && !r.exception_code.empty()) e.code = std::atoi(r.exception_code.c_str());
     ErrorKind kind = classify_server_code(e.code);
-    if (r.status == 408 || r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504 ||
-        (r.status == 500 && e.code == 0)) {
+    if (r.status == 408 || r.status == 429 || r.status == 502 || r.status == 503 ||
+        r.status == 504 || (r.status == 500 && e.code == 0)) {
       kind = ErrorKind::transient;
     }
     ErrorCategory category = ErrorCategory::export_failed;
@@ -169,7 +170,8 @@ void check_response(const HttpResponse& r, const std::string& url, std::string_v
                 r.status == 0 ? ErrorCategory::connection : ErrorCategory::export_failed,
                 context + ": timed out (" + r.curl_error + ")");
   }
-  throw Error(ErrorKind::transient, r.status == 0 ? ErrorCategory::connection : ErrorCategory::export_failed,
+  throw Error(ErrorKind::transient,
+              r.status == 0 ? ErrorCategory::connection : ErrorCategory::export_failed,
               context + ": connection broken after " + std::to_string(r.body_bytes) +
                   " bytes of response (curl error " + std::to_string(r.curl_code) + ": " +
                   r.curl_error + ")");
@@ -231,7 +233,8 @@ std::vector<std::vector<std::string>> ClickHouseClient::query_rows(std::string_v
   simdjson::padded_string json(body);
   simdjson::dom::element doc;
   simdjson::dom::array data;
-  if (parser.parse(json).get(doc) != simdjson::SUCCESS || doc["data"].get_array().get(data) != simdjson::SUCCESS) {
+  if (parser.parse(json).get(doc) != simdjson::SUCCESS ||
+      doc["data"].get_array().get(data) != simdjson::SUCCESS) {
     throw Error(ErrorKind::transient, ErrorCategory::export_failed,
                 std::string(what) + ": the server's JSON answer cannot be parsed");
   }
@@ -242,13 +245,27 @@ std::vector<std::vector<std::string>> ClickHouseClient::query_rows(std::string_v
     if (row.get_array().get(cells) != simdjson::SUCCESS) continue;
     for (simdjson::dom::element v : cells) {
       switch (v.type()) {
-        case simdjson::dom::element_type::STRING: values.emplace_back(std::string_view(v.get_string().value_unsafe())); break;
-        case simdjson::dom::element_type::INT64: values.push_back(std::to_string(v.get_int64().value_unsafe())); break;
-        case simdjson::dom::element_type::UINT64: values.push_back(std::to_string(v.get_uint64().value_unsafe())); break;
-        case simdjson::dom::element_type::DOUBLE: values.push_back(std::to_string(v.get_double().value_unsafe())); break;
-        case simdjson::dom::element_type::BOOL: values.emplace_back(v.get_bool().value_unsafe() ? "1" : "0"); break;
-        case simdjson::dom::element_type::NULL_VALUE: values.emplace_back("\\N"); break;
-        default: values.push_back(simdjson::minify(v)); break;
+        case simdjson::dom::element_type::STRING:
+          values.emplace_back(std::string_view(v.get_string().value_unsafe()));
+          break;
+        case simdjson::dom::element_type::INT64:
+          values.push_back(std::to_string(v.get_int64().value_unsafe()));
+          break;
+        case simdjson::dom::element_type::UINT64:
+          values.push_back(std::to_string(v.get_uint64().value_unsafe()));
+          break;
+        case simdjson::dom::element_type::DOUBLE:
+          values.push_back(std::to_string(v.get_double().value_unsafe()));
+          break;
+        case simdjson::dom::element_type::BOOL:
+          values.emplace_back(v.get_bool().value_unsafe() ? "1" : "0");
+          break;
+        case simdjson::dom::element_type::NULL_VALUE:
+          values.emplace_back("\\N");
+          break;
+        default:
+          values.push_back(simdjson::minify(v));
+          break;
       }
     }
     rows.push_back(std::move(values));

@@ -116,7 +116,8 @@ CsvScanner::Result CsvScanner::scan(std::string_view data, uint64_t record_limit
 std::string_view find_server_error(std::string_view record) noexcept {
   bool quoted = false;
   auto trimmed = [](std::string_view s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+      s.remove_suffix(1);
     return s;
   };
   for (size_t i = 0; i < record.size(); ++i) {

@@ -4,13 +4,20 @@ namespace chexport {
 
 int exit_code_for(ErrorCategory category) noexcept {
   switch (category) {
-    case ErrorCategory::usage: return exit_code::usage;
-    case ErrorCategory::export_failed: return exit_code::export_failed;
-    case ErrorCategory::io: return exit_code::export_failed;
-    case ErrorCategory::validation: return exit_code::validation;
-    case ErrorCategory::connection: return exit_code::connection;
-    case ErrorCategory::auth: return exit_code::auth;
-    case ErrorCategory::cancelled: return exit_code::cancelled;
+    case ErrorCategory::usage:
+      return exit_code::usage;
+    case ErrorCategory::export_failed:
+      return exit_code::export_failed;
+    case ErrorCategory::io:
+      return exit_code::export_failed;
+    case ErrorCategory::validation:
+      return exit_code::validation;
+    case ErrorCategory::connection:
+      return exit_code::connection;
+    case ErrorCategory::auth:
+      return exit_code::auth;
+    case ErrorCategory::cancelled:
+      return exit_code::cancelled;
   }
   return exit_code::internal;
 }

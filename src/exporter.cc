@@ -43,8 +43,9 @@ std::string human_bytes(uint64_t bytes) {
 }
 
 std::string task_name(const Task& task) {
-  return task.table.display() + " " + (task.partition_id == "all" ? std::string("(whole table)")
-                                                                  : "partition " + task.partition);
+  return task.table.display() + " " +
+         (task.partition_id == "all" ? std::string("(whole table)")
+                                     : "partition " + task.partition);
 }
 
 std::string where_clause(const Task& task) {
@@ -52,8 +53,9 @@ std::string where_clause(const Task& task) {
 }
 
 uint64_t count_rows(ClickHouseClient& client, const Task& task, const char* when) {
-  auto rows = client.query_rows("SELECT toString(count()) FROM " + task.table.sql() + where_clause(task),
-                                std::string("counting rows of ") + task_name(task) + " " + when);
+  auto rows =
+      client.query_rows("SELECT toString(count()) FROM " + task.table.sql() + where_clause(task),
+                        std::string("counting rows of ") + task_name(task) + " " + when);
   return std::stoull(rows.at(0).at(0));
 }
 
@@ -72,8 +74,8 @@ void throw_if_server_error_in_tail(const RotatingWriter& writer, const std::stri
     ServerError e = parse_server_error(text);
     // When the message ended with a newline it was counted as a record.
     uint64_t rows = writer.rows() - (i == 1 && writer.rows() > 0 ? 1 : 0);
-    std::string message = what + ": the server failed mid-stream after " + std::to_string(rows) +
-                          " rows: ";
+    std::string message =
+        what + ": the server failed mid-stream after " + std::to_string(rows) + " rows: ";
     if (e.code != 0) message += "ClickHouse error " + std::to_string(e.code) + ": ";
     message += e.message;
     // The response was already 200: whatever broke, a new attempt starts from scratch.
@@ -105,7 +107,8 @@ void export_task(Worker& worker, const OutputOptions& out, TaskResult& result,
   };
   RotatingWriter writer(path_for, out.limits, worker.encoder.get(), out.format == "CSVWithNames");
   result.query_id = new_query_id();
-  std::string sql = "SELECT * FROM " + task.table.sql() + where_clause(task) + " FORMAT " + out.format;
+  std::string sql =
+      "SELECT * FROM " + task.table.sql() + where_clause(task) + " FORMAT " + out.format;
   spdlog::debug("{}: query_id {}: {}", task_name(task), result.query_id, sql);
   try {
     client.stream(sql, result.query_id, writer, what);
@@ -178,14 +181,16 @@ RunResult run_export(const ExportOptions& options, const std::atomic<bool>* canc
   spdlog::info("connected to ClickHouse {} at {}", run.server_version, options.connection.url);
 
   std::vector<TablePlan> plans;
-  for (const TableRef& table : options.tables) plans.push_back(plan_table(worker.client, version, table));
+  for (const TableRef& table : options.tables)
+    plans.push_back(plan_table(worker.client, version, table));
   prepare_output(options);
 
   for (const TablePlan& plan : plans) {
     std::string dir = table_dir(plan.table.db, plan.table.table);
     make_directories(options.output.dir + "/" + dir);
-    std::string schema = worker.client.query("SHOW CREATE TABLE " + plan.table.sql() + " FORMAT TSVRaw",
-                                             "reading the schema of " + plan.table.display());
+    std::string schema =
+        worker.client.query("SHOW CREATE TABLE " + plan.table.sql() + " FORMAT TSVRaw",
+                            "reading the schema of " + plan.table.display());
     if (!schema.empty() && schema.back() != '\n') schema += '\n';
     write_file_atomically(options.output.dir + "/" + dir + "/schema.sql", schema);
     run.schema_files.push_back(dir + "/schema.sql");
@@ -244,7 +249,8 @@ RunResult run_export(const ExportOptions& options, const std::atomic<bool>* canc
   write_manifest(options, run);
   char line[512];
   std::snprintf(line, sizeof line,
-                "%s: %zu task(s), %llu failed; %llu rows, %llu file(s), %s CSV -> %s in %.2f s (%.1f MB/s) into %s",
+                "%s: %zu task(s), %llu failed; %llu rows, %llu file(s), %s CSV -> %s in %.2f s "
+                "(%.1f MB/s) into %s",
                 failed == 0 ? "export complete" : "export FAILED", run.tasks.size(),
                 static_cast<unsigned long long>(failed), static_cast<unsigned long long>(rows),
                 static_cast<unsigned long long>(files), human_bytes(csv).c_str(),

@@ -36,7 +36,8 @@ bool header_is(std::string_view line, std::string_view name) {
 std::string header_value(std::string_view line) {
   std::string_view v = line.substr(line.find(':') + 1);
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
+  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
+    v.remove_suffix(1);
   return std::string(v);
 }
 
@@ -47,7 +48,8 @@ size_t on_header(char* data, size_t size, size_t count, void* user) noexcept {
     if (line.starts_with("HTTP/")) {
       // A new response (also after "100 Continue"): forget the previous one's headers.
       auto space = line.find(' ');
-      t->response->status = space == std::string_view::npos ? 0 : std::atol(line.data() + space + 1);
+      t->response->status =
+          space == std::string_view::npos ? 0 : std::atol(line.data() + space + 1);
       t->response->exception_code.clear();
       t->response->exception_tag.clear();
       t->response->retry_after.clear();
@@ -120,13 +122,17 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
-HttpClient::HttpClient(ConnectionOptions options) : options_(std::move(options)), curl_(curl_easy_init()) {
+HttpClient::HttpClient(ConnectionOptions options)
+    : options_(std::move(options)), curl_(curl_easy_init()) {
   if (curl_ == nullptr) throw std::runtime_error("cannot create a libcurl handle");
 }
 
-HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+HttpClient::~HttpClient() {
+  curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
 
-HttpResponse HttpClient::post(const std::string& query_string, std::string_view body, ByteSink& sink) {
+HttpResponse HttpClient::post(const std::string& query_string, std::string_view body,
+                              ByteSink& sink) {
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);  // keeps the connection cache
 
@@ -157,7 +163,8 @@ HttpResponse HttpClient::post(const std::string& query_string, std::string_view 
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "chexport/" CHEXPORT_VERSION);
   if (!options_.user.empty() || !options_.password.empty()) {
     curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-    curl_easy_setopt(curl, CURLOPT_USERNAME, options_.user.empty() ? "default" : options_.user.c_str());
+    curl_easy_setopt(curl, CURLOPT_USERNAME,
+                     options_.user.empty() ? "default" : options_.user.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, options_.password.c_str());
   }
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);

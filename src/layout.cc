@@ -22,13 +22,15 @@ std::string encode_name(std::string_view raw) {
       out.push_back(hex[c & 15]);
     }
   }
-  if (out.empty()) out = "%00";  // an empty value still needs a name, distinct from any other
+  // An empty value still needs a name; "%empty" is not a %XX escape, so no value encodes to it.
+  if (out.empty()) out = "%empty";
   constexpr size_t max_len = 120;
   if (out.size() > max_len) {
     std::string digest = Sha256::of(raw).substr(0, 16);
     out.resize(max_len - 17);
     // Never cut inside a %XX escape.
-    if (auto pct = out.rfind('%'); pct != std::string::npos && pct + 3 > out.size()) out.resize(pct);
+    if (auto pct = out.rfind('%'); pct != std::string::npos && pct + 3 > out.size())
+      out.resize(pct);
     out += "~" + digest;
   }
   return out;

@@ -1,15 +1,15 @@
 // The command line: fills ExportOptions from flags and the environment, and calls the engine.
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
+#include <unistd.h>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "chexport/error.h"
 #include "chexport/exporter.h"
@@ -49,7 +49,8 @@ std::string read_password_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string password = ss.str();
-  while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+  while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
+    password.pop_back();
   return password;
 }
 
@@ -60,7 +61,9 @@ void check_url(const std::string& url) {
   std::string authority = url.substr(url.find("://") + 3);
   authority = authority.substr(0, authority.find('/'));
   if (authority.find('@') != std::string::npos || url.find("password=") != std::string::npos) {
-    throw_usage("--url must not contain credentials; use --user and CLICKHOUSE_PASSWORD or --password-file");
+    throw_usage(
+        "--url must not contain credentials; use --user and CLICKHOUSE_PASSWORD or "
+        "--password-file");
   }
 }
 
@@ -76,7 +79,6 @@ int main(int argc, char** argv) {
   app.footer(exit_codes_text);
   app.set_version_flag("--version", "chexport " CHEXPORT_VERSION);
   app.require_subcommand(1);
-  app.fallthrough();  // global options (--log-level) also after the subcommand
 
   ExportOptions options;
   std::vector<std::string> tables;
@@ -87,8 +89,10 @@ int main(int argc, char** argv) {
 
   auto* exp = app.add_subcommand("export", "export tables, one validated task per partition");
   exp->add_option("--url", options.connection.url, "ClickHouse HTTP(S) URL")
-      ->envname("CLICKHOUSE_URL")->capture_default_str();
-  exp->add_option("--user", options.connection.user, "user name (default: the server's default user)")
+      ->envname("CLICKHOUSE_URL")
+      ->capture_default_str();
+  exp->add_option("--user", options.connection.user,
+                  "user name (default: the server's default user)")
       ->envname("CLICKHOUSE_USER");
   exp->add_option("--password-file", password_file,
                   "read the password from this file (else from CLICKHOUSE_PASSWORD)");
@@ -96,24 +100,35 @@ int main(int argc, char** argv) {
   exp->add_option("--out,-o", options.output.dir, "output directory")->required();
   exp->add_option("--format", options.output.format, "CSV or CSVWithNames")->capture_default_str();
   exp->add_option("--compression", compression, "zstd or none")->capture_default_str();
-  exp->add_option("--zstd-level", options.output.zstd_level, "zstd level (1-19)")->capture_default_str();
+  exp->add_option("--zstd-level", options.output.zstd_level,
+                  "zstd level (1-22; negative levels are faster)")
+      ->capture_default_str();
   exp->add_option("--max-rows-per-file", options.output.limits.max_rows,
-                  "start a new file after this many rows (0: no limit)")->capture_default_str();
+                  "start a new file after this many rows (0: no limit)")
+      ->capture_default_str();
   exp->add_option("--max-bytes-per-file", max_bytes,
                   "start a new file after this much CSV (e.g. 1GiB; 0: no limit)");
   exp->add_option("--max-compressed-bytes-per-file", max_compressed_bytes,
                   "start a new file after about this much compressed output (0: no limit)");
-  exp->add_option("--setting", settings, "key=value ClickHouse setting for every query (repeatable)");
+  exp->add_option("--setting", settings,
+                  "key=value ClickHouse setting for every query (repeatable)");
   exp->add_option("--connect-timeout", connect_timeout, "seconds to wait for a connection")
       ->capture_default_str();
   exp->add_option("--speed-limit", options.connection.speed_limit,
-                  "abort a transfer slower than this many bytes/s ...")->capture_default_str();
+                  "abort a transfer slower than this many bytes/s ...")
+      ->capture_default_str();
   exp->add_option("--speed-time", options.connection.speed_time, "... for this many seconds")
       ->capture_default_str();
   exp->add_option("--cacert", options.connection.cacert, "CA certificate bundle for https");
-  exp->add_flag("--insecure,-k", options.connection.insecure, "do not verify the server's TLS certificate");
-  exp->add_flag("--fresh", options.output.fresh, "replace an earlier export in the output directory");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+  exp->add_flag("--insecure,-k", options.connection.insecure,
+                "do not verify the server's TLS certificate");
+  exp->add_flag("--fresh", options.output.fresh,
+                "replace an earlier export in the output directory");
+  // Accepted before and after the subcommand.
+  for (CLI::App* scope : {&app, exp}) {
+    scope->add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+        ->capture_default_str();
+  }
 
   try {
     app.parse(argc, argv);
@@ -124,14 +139,16 @@ int main(int argc, char** argv) {
 
   try {
     auto level = spdlog::level::from_str(log_level);
-    if (level == spdlog::level::off && log_level != "off") throw_usage("--log-level: unknown level \"" + log_level + "\"");
+    if (level == spdlog::level::off && log_level != "off")
+      throw_usage("--log-level: unknown level \"" + log_level + "\"");
     spdlog::set_level(level);
 
     check_url(options.connection.url);
     for (const std::string& t : tables) options.tables.push_back(parse_table_ref(t));
     for (const std::string& s : settings) {
       auto eq = s.find('=');
-      if (eq == std::string::npos || eq == 0) throw_usage("--setting must be key=value, got \"" + s + "\"");
+      if (eq == std::string::npos || eq == 0)
+        throw_usage("--setting must be key=value, got \"" + s + "\"");
       options.connection.settings.emplace_back(s.substr(0, eq), s.substr(eq + 1));
     }
     if (!password_file.empty()) {
@@ -139,16 +156,22 @@ int main(int argc, char** argv) {
     } else if (const char* p = std::getenv("CLICKHOUSE_PASSWORD")) {
       options.connection.password = p;
     }
-    if (compression == "zstd") options.output.compression = Compression::zstd;
-    else if (compression == "none") options.output.compression = Compression::none;
-    else throw_usage("--compression must be zstd or none, not \"" + compression + "\"");
-    if (!max_bytes.empty()) options.output.limits.max_csv_bytes = parse_size(max_bytes, "--max-bytes-per-file");
+    if (compression == "zstd")
+      options.output.compression = Compression::zstd;
+    else if (compression == "none")
+      options.output.compression = Compression::none;
+    else
+      throw_usage("--compression must be zstd or none, not \"" + compression + "\"");
+    if (!max_bytes.empty())
+      options.output.limits.max_csv_bytes = parse_size(max_bytes, "--max-bytes-per-file");
     if (!max_compressed_bytes.empty()) {
-      options.output.limits.max_compressed_bytes = parse_size(max_compressed_bytes, "--max-compressed-bytes-per-file");
+      options.output.limits.max_compressed_bytes =
+          parse_size(max_compressed_bytes, "--max-compressed-bytes-per-file");
     }
     options.connection.connect_timeout_ms = static_cast<long>(connect_timeout * 1000);
 
     http_global_init();
+    std::signal(SIGPIPE, SIG_IGN);  // a closed stderr pipe must not kill a run mid-commit
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
 

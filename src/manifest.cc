@@ -6,9 +6,12 @@ namespace chexport {
 
 const char* to_string(TaskStatus status) noexcept {
   switch (status) {
-    case TaskStatus::pending: return "pending";
-    case TaskStatus::done: return "done";
-    case TaskStatus::failed: return "failed";
+    case TaskStatus::pending:
+      return "pending";
+    case TaskStatus::done:
+      return "done";
+    case TaskStatus::failed:
+      return "failed";
   }
   return "unknown";
 }
@@ -18,13 +21,21 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
   JsonWriter j;
   j.begin_object();
   j.field("manifest_version", 1);
-  j.key("tool").begin_object().field("name", "chexport").field("version", CHEXPORT_VERSION).end_object();
-  j.key("server").begin_object()
+  j.key("tool")
+      .begin_object()
+      .field("name", "chexport")
+      .field("version", CHEXPORT_VERSION)
+      .end_object();
+  j.key("server")
+      .begin_object()
       .field("url", options.connection.url)
-      .field("user", options.connection.user.empty() ? std::string("default") : options.connection.user)
+      .field("user",
+             options.connection.user.empty() ? std::string("default") : options.connection.user)
       .field("version", run.server_version)
       .end_object();
-  j.field("started_at", run.started_at).field("finished_at", run.finished_at).field("seconds", run.seconds);
+  j.field("started_at", run.started_at)
+      .field("finished_at", run.finished_at)
+      .field("seconds", run.seconds);
   j.key("options").begin_object();
   j.field("format", out.format);
   j.field("compression", out.compression == Compression::zstd ? "zstd" : "none");
@@ -62,8 +73,13 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
     j.field("query_id", t.query_id).field("seconds", t.seconds);
     j.key("files").begin_array();
     for (const WrittenFile& f : t.files) {
-      j.begin_object().field("path", f.path).field("rows", f.rows).field("csv_bytes", f.csv_bytes)
-          .field("compressed_bytes", f.compressed_bytes).field("sha256", f.sha256).end_object();
+      j.begin_object()
+          .field("path", f.path)
+          .field("rows", f.rows)
+          .field("csv_bytes", f.csv_bytes)
+          .field("compressed_bytes", f.compressed_bytes)
+          .field("sha256", f.sha256)
+          .end_object();
     }
     j.end_array();
     j.end_object();
@@ -74,7 +90,8 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
     files += t.status == TaskStatus::done ? t.files.size() : 0;
   }
   j.end_array();
-  j.key("totals").begin_object()
+  j.key("totals")
+      .begin_object()
       .field("tasks", static_cast<uint64_t>(run.tasks.size()))
       .field("failed_tasks", failed)
       .field("files", files)

@@ -6,7 +6,9 @@
 
 namespace chexport {
 
-std::string TableRef::sql() const { return quote_identifier(db) + "." + quote_identifier(table); }
+std::string TableRef::sql() const {
+  return quote_identifier(db) + "." + quote_identifier(table);
+}
 
 TableRef parse_table_ref(std::string_view text) {
   auto dot = text.find('.');
@@ -29,11 +31,14 @@ std::string partition_predicate(const ServerVersion& version, std::string_view p
 
 namespace {
 
-uint64_t to_u64(const std::string& text) { return std::stoull(text); }
+uint64_t to_u64(const std::string& text) {
+  return std::stoull(text);
+}
 
 }  // namespace
 
-TablePlan plan_table(ClickHouseClient& client, const ServerVersion& version, const TableRef& table) {
+TablePlan plan_table(ClickHouseClient& client, const ServerVersion& version,
+                     const TableRef& table) {
   TablePlan plan{table, "", {}};
   auto engines = client.query_rows(
       "SELECT engine FROM system.tables WHERE database = " + quote_string(table.db) +
@@ -66,7 +71,8 @@ TablePlan plan_table(ClickHouseClient& client, const ServerVersion& version, con
     task.table = table;
     task.partition = row.at(0);
     task.partition_id = row.at(1);
-    task.predicate = task.partition_id == "all" ? "" : partition_predicate(version, task.partition_id);
+    task.predicate =
+        task.partition_id == "all" ? "" : partition_predicate(version, task.partition_id);
     task.planned_rows = to_u64(row.at(2));
     task.bytes_on_disk = to_u64(row.at(3));
     task.uncompressed_bytes = to_u64(row.at(4));

@@ -12,7 +12,9 @@ RotatingWriter::RotatingWriter(std::function<std::string(size_t)> path_for, Rota
                                ZstdEncoder* encoder, bool has_header)
     : path_for_(std::move(path_for)), limits_(limits), encoder_(encoder), has_header_(has_header) {}
 
-RotatingWriter::~RotatingWriter() { cancel(); }
+RotatingWriter::~RotatingWriter() {
+  cancel();
+}
 
 uint64_t RotatingWriter::rows() const noexcept {
   uint64_t records = scanner_.records();

@@ -21,16 +21,26 @@ uint64_t parse_size(std::string_view text, std::string_view what) {
     if (*p != ' ') unit.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(*p))));
   }
   uint64_t scale = 1;
-  if (unit.empty() || unit == "b") scale = 1;
-  else if (unit == "k" || unit == "kib") scale = 1ULL << 10;
-  else if (unit == "m" || unit == "mib") scale = 1ULL << 20;
-  else if (unit == "g" || unit == "gib") scale = 1ULL << 30;
-  else if (unit == "t" || unit == "tib") scale = 1ULL << 40;
-  else if (unit == "kb") scale = 1000ULL;
-  else if (unit == "mb") scale = 1000ULL * 1000;
-  else if (unit == "gb") scale = 1000ULL * 1000 * 1000;
-  else if (unit == "tb") scale = 1000ULL * 1000 * 1000 * 1000;
-  else bad();
+  if (unit.empty() || unit == "b")
+    scale = 1;
+  else if (unit == "k" || unit == "kib")
+    scale = 1ULL << 10;
+  else if (unit == "m" || unit == "mib")
+    scale = 1ULL << 20;
+  else if (unit == "g" || unit == "gib")
+    scale = 1ULL << 30;
+  else if (unit == "t" || unit == "tib")
+    scale = 1ULL << 40;
+  else if (unit == "kb")
+    scale = 1000ULL;
+  else if (unit == "mb")
+    scale = 1000ULL * 1000;
+  else if (unit == "gb")
+    scale = 1000ULL * 1000 * 1000;
+  else if (unit == "tb")
+    scale = 1000ULL * 1000 * 1000 * 1000;
+  else
+    bad();
   if (number > UINT64_MAX / scale) bad();
   return number * scale;
 }

@@ -12,13 +12,13 @@ enum class ErrorKind { transient, permanent, cancelled };
 
 // What went wrong, from the user's point of view; each maps to one documented exit code.
 enum class ErrorCategory {
-  usage,       // bad flags or configuration                          -> exit 2
+  usage,          // bad flags or configuration                          -> exit 2
   export_failed,  // query error, truncated stream                    -> exit 3
-  io,          // local file system (disk full, permissions)           -> exit 3
-  validation,  // row counts or record boundaries do not agree         -> exit 4
-  connection,  // server unreachable, timeouts                         -> exit 5
-  auth,        // authentication / authorization refused               -> exit 6
-  cancelled,   // interrupted                                          -> exit 130
+  io,             // local file system (disk full, permissions)           -> exit 3
+  validation,     // row counts or record boundaries do not agree         -> exit 4
+  connection,     // server unreachable, timeouts                         -> exit 5
+  auth,           // authentication / authorization refused               -> exit 6
+  cancelled,      // interrupted                                          -> exit 130
 };
 
 // Documented process exit codes (README "Exit codes", chexport --help).

@@ -53,7 +53,7 @@ struct TaskResult {
   uint64_t compressed_bytes = 0;
   double seconds = 0;
   std::string error;
-  int exit_code = 0;  // for a failed task
+  int exit_code = 0;               // for a failed task
   std::vector<WrittenFile> files;  // paths relative to the output directory
 };
 

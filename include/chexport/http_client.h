@@ -20,15 +20,15 @@
 namespace chexport {
 
 struct ConnectionOptions {
-  std::string url = "http://127.0.0.1:8123";  // never contains credentials
-  std::string user;                           // empty: the server's default user
-  std::string password;                       // secret: never logged
+  std::string url = "http://127.0.0.1:8123";                  // never contains credentials
+  std::string user;                                           // empty: the server's default user
+  std::string password;                                       // secret: never logged
   std::vector<std::pair<std::string, std::string>> settings;  // sent as URL parameters
   long connect_timeout_ms = 10'000;
-  long speed_limit = 1;    // bytes per second ...
-  long speed_time = 600;   // ... sustained for this many seconds, else the transfer fails
-  std::string cacert;      // CA bundle for https
-  bool insecure = false;   // skip TLS verification
+  long speed_limit = 1;   // bytes per second ...
+  long speed_time = 600;  // ... sustained for this many seconds, else the transfer fails
+  std::string cacert;     // CA bundle for https
+  bool insecure = false;  // skip TLS verification
 };
 
 struct HttpResponse {

@@ -89,23 +89,32 @@ std::vector<std::string> data_files(const TempDir& out) {
 
 TEST(Export, RichTableMatchesADirectFetch) {
   std::string db = fresh_database();
-  http_query("CREATE TABLE " + db + ".rich (d Date, id UInt32, s String, n Nullable(String), "
+  http_query("CREATE TABLE " + db +
+             ".rich (d Date, id UInt32, s String, n Nullable(String), "
              "a Array(String), t Tuple(UInt8, String), f Float64) "
              "ENGINE = MergeTree PARTITION BY toYYYYMM(d) ORDER BY id");
-  http_query("INSERT INTO " + db + ".rich VALUES "
-             "('2020-01-05', 1, 'quote \" comma , newline \\n cr \\r tab \\t end', NULL, ['x','y,z'], (1, 'a\"b'), 0.1), "
-             "('2020-02-05', 2, 'Code: 395, e.displayText() = DB::Exception: fake', '\\\\N', [], (2, ''), -0), "
-             "('2020-03-05', 3, 'caf\xc3\xa9 \xe2\x98\x95 \xe6\x97\xa5\xe6\x9c\xac', 'x', ['\\n'], (3, '\\r\\n'), 1e300), "
-             "('2020-03-06', 4, 'line1\\nCode: 62, fake\\n', '__exception__', ['\"'], (4, '\"\"'), -1.5)");
-  http_query("INSERT INTO " + db + ".rich SELECT toDate('2020-01-01') + number % 90, number + 100, "
-             "concat('row \"', toString(number), '\",\\n', if(number % 7 = 0, 'Code: 1', 'x')), "
-             "if(number % 3 = 0, NULL, toString(number)), arrayMap(x -> toString(x), range(number % 4)), "
-             "(toUInt8(number % 200), toString(number % 13)), number / 3 FROM numbers(20000)");
+  http_query(
+      "INSERT INTO " + db +
+      ".rich VALUES "
+      "('2020-01-05', 1, 'quote \" comma , newline \\n cr \\r tab \\t end', NULL, ['x','y,z'], (1, "
+      "'a\"b'), 0.1), "
+      "('2020-02-05', 2, 'Code: 395, e.displayText() = DB::Exception: fake', '\\\\N', [], (2, ''), "
+      "-0), "
+      "('2020-03-05', 3, 'caf\xc3\xa9 \xe2\x98\x95 \xe6\x97\xa5\xe6\x9c\xac', 'x', ['\\n'], (3, "
+      "'\\r\\n'), 1e300), "
+      "('2020-03-06', 4, 'line1\\nCode: 62, fake\\n', '__exception__', ['\"'], (4, '\"\"'), -1.5)");
+  http_query(
+      "INSERT INTO " + db +
+      ".rich SELECT toDate('2020-01-01') + number % 90, number + 100, "
+      "concat('row \"', toString(number), '\",\\n', if(number % 7 = 0, 'Code: 1', 'x')), "
+      "if(number % 3 = 0, NULL, toString(number)), arrayMap(x -> toString(x), range(number % 4)), "
+      "(toUInt8(number % 200), toString(number % 13)), number / 3 FROM numbers(20000)");
   TempDir out;
   auto r = run_chexport({"export", "--url", test_server().url(), "--table", db + ".rich", "--out",
                          out.str(), "--max-rows-per-file", "3000"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("export complete: 3 task(s), 0 failed; 20004 rows"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("export complete: 3 task(s), 0 failed; 20004 rows"), std::string::npos)
+      << r.output;
 
   auto files = check_manifest(out, 20004);
   std::string all;
@@ -115,7 +124,8 @@ TEST(Export, RichTableMatchesADirectFetch) {
     EXPECT_EQ(split_records(f.content).size(), f.rows) << f.path;
     rows_per_dir[fs::path(f.path).parent_path().string()].push_back(f.rows);
   }
-  EXPECT_EQ(sorted_records(all), sorted_records(http_query("SELECT * FROM " + db + ".rich FORMAT CSV")));
+  EXPECT_EQ(sorted_records(all),
+            sorted_records(http_query("SELECT * FROM " + db + ".rich FORMAT CSV")));
 
   // Three partitions, each cut into files of exactly 3000 rows but the last.
   ASSERT_EQ(rows_per_dir.size(), 3u);
@@ -127,7 +137,8 @@ TEST(Export, RichTableMatchesADirectFetch) {
   EXPECT_TRUE(rows_per_dir.count(base + "partition=202001"));
   EXPECT_TRUE(fs::exists(out.path() / (base + "partition=202001/part-000000.csv.zst")));
   EXPECT_TRUE(fs::exists(out.path() / (base + "partition=202001/part-000002.csv.zst")));
-  EXPECT_NE(read_file(out.path() / (base + "schema.sql")).find("CREATE TABLE " + db + ".rich"), std::string::npos);
+  EXPECT_NE(read_file(out.path() / (base + "schema.sql")).find("CREATE TABLE " + db + ".rich"),
+            std::string::npos);
   expect_no_temp_files(out);
 }
 
@@ -137,8 +148,8 @@ TEST(Export, RotationByBytesWithHeaders) {
   http_query("CREATE TABLE " + db + ".fixed (n UInt64) ENGINE = MergeTree ORDER BY n");
   http_query("INSERT INTO " + db + ".fixed SELECT 1000000000 + number FROM numbers(10000)");
   TempDir out;
-  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".fixed", "-o", out.str(),
-                         "--format", "CSVWithNames", "--max-bytes-per-file", "27500"});
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".fixed", "-o",
+                         out.str(), "--format", "CSVWithNames", "--max-bytes-per-file", "27500"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto files = check_manifest(out, 10000);
   ASSERT_EQ(files.size(), 4u);
@@ -149,13 +160,15 @@ TEST(Export, RotationByBytesWithHeaders) {
     ASSERT_TRUE(files[i].content.starts_with("\"n\"\n"));
     body += files[i].content.substr(4);
   }
-  EXPECT_EQ(sorted_records(body), sorted_records(http_query("SELECT * FROM " + db + ".fixed FORMAT CSV")));
+  EXPECT_EQ(sorted_records(body),
+            sorted_records(http_query("SELECT * FROM " + db + ".fixed FORMAT CSV")));
 }
 
 TEST(Export, PlainCsvAndNonMergeTreeTable) {
   std::string db = fresh_database();
   http_query("CREATE TABLE " + db + ".log (x UInt64, s String) ENGINE = Log");
-  http_query("INSERT INTO " + db + ".log SELECT number, concat('\"', toString(number)) FROM numbers(1234)");
+  http_query("INSERT INTO " + db +
+             ".log SELECT number, concat('\"', toString(number)) FROM numbers(1234)");
   TempDir out;
   auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".log", "-o", out.str(),
                          "--compression", "none", "--max-rows-per-file", "1000"});
@@ -163,16 +176,20 @@ TEST(Export, PlainCsvAndNonMergeTreeTable) {
   auto files = check_manifest(out, 1234);
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0].path, db + "/log/all/part-000000.csv");
-  EXPECT_EQ(files[0].content + files[1].content, http_query("SELECT * FROM " + db + ".log FORMAT CSV"));
+  EXPECT_EQ(files[0].content + files[1].content,
+            http_query("SELECT * FROM " + db + ".log FORMAT CSV"));
 }
 
 TEST(Export, PartitionValuesBecomeSafeDistinctNames) {
   std::string db = fresh_database();
-  http_query("CREATE TABLE " + db + ".odd (k String, v UInt8) ENGINE = MergeTree PARTITION BY k ORDER BY v");
-  http_query("INSERT INTO " + db + ".odd VALUES ('a\\'b/c\"d', 1), ('caf\xc3\xa9', 2), ('..', 3), "
+  http_query("CREATE TABLE " + db +
+             ".odd (k String, v UInt8) ENGINE = MergeTree PARTITION BY k ORDER BY v");
+  http_query("INSERT INTO " + db +
+             ".odd VALUES ('a\\'b/c\"d', 1), ('caf\xc3\xa9', 2), ('..', 3), "
              "('x y', 4), ('x y', 5)");
   TempDir out;
-  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".odd", "-o", out.str()});
+  auto r =
+      run_chexport({"export", "--url", test_server().url(), "-t", db + ".odd", "-o", out.str()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   check_manifest(out, 5);
   // 18.16 prints a String partition's value bare (modern servers quote it: 'x y').
@@ -191,7 +208,8 @@ TEST(Export, MidStreamThrowIfFailsWithoutFinalFiles) {
   http_query("INSERT INTO " + db + ".base SELECT 0, number FROM numbers(5000000)");
   // The server has sent 200 and millions of rows before throwIf fires. (count() on the view reads
   // its smallest column, p, so the count before the export succeeds.)
-  http_query("CREATE VIEW " + db + ".bad AS SELECT p, n, throwIf(n = 3000000) AS t FROM " + db + ".base");
+  http_query("CREATE VIEW " + db + ".bad AS SELECT p, n, throwIf(n = 3000000) AS t FROM " + db +
+             ".base");
   TempDir out;
   auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".bad", "-o", out.str(),
                          "--max-rows-per-file", "1000000"});
@@ -208,14 +226,18 @@ TEST(Export, MidStreamThrowIfFailsWithoutFinalFiles) {
 
 TEST(Export, MidStreamErrorDeepInAPartitionKeepsOnlyTheGoodPartition) {
   std::string db = fresh_database();
-  http_query("CREATE TABLE " + db + ".two (p UInt8, n UInt64) ENGINE = MergeTree PARTITION BY p ORDER BY n");
-  http_query("INSERT INTO " + db + ".two SELECT if(number < 1000, 0, 1), number FROM numbers(4001000)");
+  http_query("CREATE TABLE " + db +
+             ".two (p UInt8, n UInt64) ENGINE = MergeTree PARTITION BY p ORDER BY n");
+  http_query("INSERT INTO " + db +
+             ".two SELECT if(number < 1000, 0, 1), number FROM numbers(4001000)");
   TempDir out;
   // Partition 1 overflows max_result_rows after the server has streamed ~3 million rows.
   auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".two", "-o", out.str(),
-                         "--setting", "max_result_rows=3000000", "--setting", "result_overflow_mode=throw"});
+                         "--setting", "max_result_rows=3000000", "--setting",
+                         "result_overflow_mode=throw"});
   EXPECT_EQ(r.exit_code, 3) << r.output;
-  EXPECT_NE(r.output.find("partition 1: the server failed mid-stream"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("partition 1: the server failed mid-stream"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("ClickHouse error 396"), std::string::npos) << r.output;
   EXPECT_EQ(data_files(out), std::vector<std::string>{db + "/two/partition=0/part-000000.csv.zst"});
   expect_no_temp_files(out);
@@ -223,8 +245,10 @@ TEST(Export, MidStreamErrorDeepInAPartitionKeepsOnlyTheGoodPartition) {
 
 TEST(Export, DiskFullIsOneClearErrorAndLeavesNoFinalFile) {
   std::string db = fresh_database();
-  http_query("CREATE TABLE " + db + ".big (n UInt64, s String) ENGINE = MergeTree PARTITION BY n % 2 ORDER BY n");
-  http_query("INSERT INTO " + db + ".big SELECT number, toString(cityHash64(number)) FROM numbers(300000)");
+  http_query("CREATE TABLE " + db +
+             ".big (n UInt64, s String) ENGINE = MergeTree PARTITION BY n % 2 ORDER BY n");
+  http_query("INSERT INTO " + db +
+             ".big SELECT number, toString(cityHash64(number)) FROM numbers(300000)");
   TempDir out;
   // A file-size limit of 512 KiB makes write() fail with EFBIG, as a full disk fails with ENOSPC
   // (SIGXFSZ is ignored so that the error reaches the program).
@@ -238,7 +262,8 @@ TEST(Export, DiskFullIsOneClearErrorAndLeavesNoFinalFile) {
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 4) << r.output;
   simdjson::dom::parser parser;
   simdjson::dom::element manifest = parser.load(out.str() + "/manifest.json");
-  EXPECT_TRUE(std::string_view(manifest["tasks"].at(1)["error"]).starts_with("not started: an earlier task failed"));
+  EXPECT_TRUE(std::string_view(manifest["tasks"].at(1)["error"])
+                  .starts_with("not started: an earlier task failed"));
   EXPECT_TRUE(data_files(out).empty());
   expect_no_temp_files(out);
 }
@@ -247,12 +272,13 @@ TEST(Export, BadPasswordIsOneClearErrorAndNeverLeaks) {
   std::string db = fresh_database();
   http_query("CREATE TABLE " + db + ".t (n UInt8) ENGINE = Log");
   TempDir out;
-  auto r = run_chexport({"export", "--url", test_server().url(), "--user", "exporter", "-t", db + ".t",
-                         "-o", out.str()},
+  auto r = run_chexport({"export", "--url", test_server().url(), "--user", "exporter", "-t",
+                         db + ".t", "-o", out.str()},
                         {{"CLICKHOUSE_PASSWORD", "not-the-Secret-42"}});
   EXPECT_EQ(r.exit_code, 6) << r.output;
-  EXPECT_NE(r.output.find("chexport: error: asking the server's version: ClickHouse error 193 (HTTP 401): "
-                          "Wrong password for user exporter"),
+  EXPECT_NE(r.output.find(
+                "chexport: error: asking the server's version: ClickHouse error 193 (HTTP 401): "
+                "Wrong password for user exporter"),
             std::string::npos)
       << r.output;
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
@@ -264,8 +290,8 @@ TEST(Export, PasswordFromEnvironmentOrFileIsUsedAndNeverLogged) {
   http_query("CREATE TABLE " + db + ".t (n UInt8) ENGINE = MergeTree ORDER BY n");
   http_query("INSERT INTO " + db + ".t VALUES (1), (2)");
   TempDir out, secret;
-  auto r = run_chexport({"export", "--url", test_server().url(), "--user", "exporter", "-t", db + ".t",
-                         "-o", out.str(), "--log-level", "trace"},
+  auto r = run_chexport({"export", "--url", test_server().url(), "--user", "exporter", "-t",
+                         db + ".t", "-o", out.str(), "--log-level", "trace"},
                         {{"CLICKHOUSE_PASSWORD", "exporter-secret"}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.find("exporter-secret"), std::string::npos) << r.output;
@@ -275,15 +301,16 @@ TEST(Export, PasswordFromEnvironmentOrFileIsUsedAndNeverLogged) {
   std::string password_file = secret.str() + "/password";
   std::ofstream(password_file) << "exporter-secret\n";
   TempDir out2;
-  auto r2 = run_chexport({"export", "--url", test_server().url(), "--user", "exporter", "-t", db + ".t",
-                          "-o", out2.str(), "--password-file", password_file});
+  auto r2 = run_chexport({"export", "--url", test_server().url(), "--user", "exporter", "-t",
+                          db + ".t", "-o", out2.str(), "--password-file", password_file});
   ASSERT_EQ(r2.exit_code, 0) << r2.output;
 }
 
 TEST(Export, UnknownTable) {
   std::string db = fresh_database();
   TempDir out;
-  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".nope", "-o", out.str()});
+  auto r =
+      run_chexport({"export", "--url", test_server().url(), "-t", db + ".nope", "-o", out.str()});
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("chexport: error: table " + db + ".nope does not exist on the server"),
             std::string::npos)
@@ -303,18 +330,23 @@ TEST(Export, UnreachableServer) {
 
 TEST(Export, UsageErrors) {
   TempDir out;
-  auto bad_compression = run_chexport({"export", "-t", "a.b", "-o", out.str(), "--compression", "lz4"});
+  auto bad_compression =
+      run_chexport({"export", "-t", "a.b", "-o", out.str(), "--compression", "lz4"});
   EXPECT_EQ(bad_compression.exit_code, 2);
   EXPECT_NE(bad_compression.output.find("--compression must be zstd or none"), std::string::npos);
-  auto credentials_in_url = run_chexport({"export", "--url", "http://u:p@127.0.0.1:1", "-t", "a.b", "-o", out.str()});
+  auto credentials_in_url =
+      run_chexport({"export", "--url", "http://u:p@127.0.0.1:1", "-t", "a.b", "-o", out.str()});
   EXPECT_EQ(credentials_in_url.exit_code, 2);
-  EXPECT_NE(credentials_in_url.output.find("--url must not contain credentials"), std::string::npos);
+  EXPECT_NE(credentials_in_url.output.find("--url must not contain credentials"),
+            std::string::npos);
   EXPECT_EQ(credentials_in_url.output.find("u:p@"), std::string::npos);
   auto missing_out = run_chexport({"export", "-t", "a.b"});
   EXPECT_EQ(missing_out.exit_code, 2);
-  auto bad_size = run_chexport({"export", "-t", "a.b", "-o", out.str(), "--max-bytes-per-file", "lots"});
+  auto bad_size =
+      run_chexport({"export", "-t", "a.b", "-o", out.str(), "--max-bytes-per-file", "lots"});
   EXPECT_EQ(bad_size.exit_code, 2);
-  EXPECT_NE(bad_size.output.find("--max-bytes-per-file: \"lots\" is not a size"), std::string::npos);
+  EXPECT_NE(bad_size.output.find("--max-bytes-per-file: \"lots\" is not a size"),
+            std::string::npos);
 }
 
 TEST(Export, ExistingExportNeedsFresh) {
@@ -322,11 +354,13 @@ TEST(Export, ExistingExportNeedsFresh) {
   http_query("CREATE TABLE " + db + ".t (n UInt8) ENGINE = MergeTree ORDER BY n");
   http_query("INSERT INTO " + db + ".t VALUES (1)");
   TempDir out;
-  std::vector<std::string> args = {"export", "--url", test_server().url(), "-t", db + ".t", "-o", out.str()};
+  std::vector<std::string> args = {"export", "--url",  test_server().url(), "-t", db + ".t",
+                                   "-o",     out.str()};
   ASSERT_EQ(run_chexport(args).exit_code, 0);
   auto again = run_chexport(args);
   EXPECT_EQ(again.exit_code, 2);
-  EXPECT_NE(again.output.find("already holds an export (manifest.json); use --fresh"), std::string::npos);
+  EXPECT_NE(again.output.find("already holds an export (manifest.json); use --fresh"),
+            std::string::npos);
   args.push_back("--fresh");
   ASSERT_EQ(run_chexport(args).exit_code, 0);
   check_manifest(out, 1);

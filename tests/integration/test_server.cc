@@ -16,7 +16,9 @@
 
 namespace chexport::testing {
 
-std::string TestServer::url() const { return "http://127.0.0.1:" + std::to_string(http_port); }
+std::string TestServer::url() const {
+  return "http://127.0.0.1:" + std::to_string(http_port);
+}
 
 const TestServer& test_server() {
   static TestServer server = [] {
@@ -42,8 +44,10 @@ size_t collect(char* data, size_t size, size_t n, void* user) {
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out.push_back(c);
   }
   return out + "'";
 }
@@ -75,7 +79,8 @@ CommandResult run_chexport(const std::vector<std::string>& args,
   if (bin == nullptr) bin = CHEXPORT_BIN_DEFAULT;
   TempDir out_dir;
   std::string out_file = out_dir.str() + "/output.txt";
-  std::string command = shell_prefix + " env -u CLICKHOUSE_URL -u CLICKHOUSE_USER -u CLICKHOUSE_PASSWORD";
+  std::string command =
+      shell_prefix + " env -u CLICKHOUSE_URL -u CLICKHOUSE_USER -u CLICKHOUSE_PASSWORD";
   for (const auto& [k, v] : env) command += " " + shell_quote(k + "=" + v);
   command += " " + shell_quote(bin);
   for (const auto& a : args) command += " " + shell_quote(a);

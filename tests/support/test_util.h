@@ -28,7 +28,8 @@ inline size_t zstd_frame_count(std::string_view data) {
   size_t frames = 0;
   while (!data.empty()) {
     size_t n = ZSTD_findFrameCompressedSize(data.data(), data.size());
-    if (ZSTD_isError(n)) throw std::runtime_error(std::string("bad zstd frame: ") + ZSTD_getErrorName(n));
+    if (ZSTD_isError(n))
+      throw std::runtime_error(std::string("bad zstd frame: ") + ZSTD_getErrorName(n));
     data.remove_prefix(n);
     ++frames;
   }
@@ -62,7 +63,8 @@ inline std::vector<std::string> split_records(std::string_view s) {
   bool quoted = false;
   size_t start = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '"') quoted = !quoted;
+    if (s[i] == '"')
+      quoted = !quoted;
     else if (s[i] == '\n' && !quoted) {
       records.emplace_back(s.substr(start, i + 1 - start));
       start = i + 1;

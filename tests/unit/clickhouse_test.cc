@@ -9,14 +9,16 @@ namespace {
 
 TEST(ParseServerError, Old18_16Format) {
   auto e = parse_server_error(
-      "Code: 60, e.displayText() = DB::Exception: Table default.nope doesn't exist., e.what() = DB::Exception\n");
+      "Code: 60, e.displayText() = DB::Exception: Table default.nope doesn't exist., e.what() = "
+      "DB::Exception\n");
   EXPECT_EQ(e.code, 60);
   EXPECT_EQ(e.message, "Table default.nope doesn't exist.");
 }
 
 TEST(ParseServerError, ModernFormat) {
   auto e = parse_server_error(
-      "Code: 60. DB::Exception: Table default.nope does not exist. (UNKNOWN_TABLE) (version 23.8.2.7 (official build))\n");
+      "Code: 60. DB::Exception: Table default.nope does not exist. (UNKNOWN_TABLE) (version "
+      "23.8.2.7 (official build))\n");
   EXPECT_EQ(e.code, 60);
   EXPECT_EQ(e.message, "Table default.nope does not exist. (UNKNOWN_TABLE)");
 }
@@ -24,11 +26,14 @@ TEST(ParseServerError, ModernFormat) {
 TEST(ParseServerError, ExceptionTagFraming) {
   // 25.11+: \r\n__exception__\r\n<TAG>\r\n<message>\n<len> <TAG>\r\n__exception__\r\n
   auto e = parse_server_error(
-      "\r\n__exception__\r\nAbCdEfGh12345678\r\nCode: 395. DB::Exception: Value passed to 'throwIf' function is non-zero. "
-      "(FUNCTION_THROW_IF_VALUE_IS_NON_ZERO) (version 25.11.1.1)\n120 AbCdEfGh12345678\r\n__exception__\r\n");
+      "\r\n__exception__\r\nAbCdEfGh12345678\r\nCode: 395. DB::Exception: Value passed to "
+      "'throwIf' function is non-zero. "
+      "(FUNCTION_THROW_IF_VALUE_IS_NON_ZERO) (version 25.11.1.1)\n120 "
+      "AbCdEfGh12345678\r\n__exception__\r\n");
   EXPECT_EQ(e.code, 395);
-  EXPECT_EQ(e.message,
-            "Value passed to 'throwIf' function is non-zero. (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)");
+  EXPECT_EQ(
+      e.message,
+      "Value passed to 'throwIf' function is non-zero. (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)");
 }
 
 TEST(ParseServerError, TextWithoutCode) {
@@ -67,18 +72,22 @@ TEST(CheckResponse, SuccessThrowsNothing) {
 TEST(CheckResponse, AuthenticationFailure) {
   HttpResponse r;
   r.status = 401;
-  r.error_body = "Code: 193, e.displayText() = DB::Exception: Wrong password for user exporter, e.what() = DB::Exception\n";
+  r.error_body =
+      "Code: 193, e.displayText() = DB::Exception: Wrong password for user exporter, e.what() = "
+      "DB::Exception\n";
   Error e = response_error(r);
   EXPECT_EQ(e.category(), ErrorCategory::auth);
   EXPECT_EQ(e.kind(), ErrorKind::permanent);
-  EXPECT_EQ(std::string(e.what()), "test: ClickHouse error 193 (HTTP 401): Wrong password for user exporter");
+  EXPECT_EQ(std::string(e.what()),
+            "test: ClickHouse error 193 (HTTP 401): Wrong password for user exporter");
 }
 
 TEST(CheckResponse, ModernExceptionHeaderOn200) {
   HttpResponse r;
   r.status = 200;
   r.exception_code = "241";
-  r.error_body = "Code: 241. DB::Exception: Memory limit (total) exceeded. (MEMORY_LIMIT_EXCEEDED)\n";
+  r.error_body =
+      "Code: 241. DB::Exception: Memory limit (total) exceeded. (MEMORY_LIMIT_EXCEEDED)\n";
   Error e = response_error(r);
   EXPECT_EQ(e.category(), ErrorCategory::export_failed);
   EXPECT_EQ(e.kind(), ErrorKind::transient);

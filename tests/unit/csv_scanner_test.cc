@@ -15,8 +15,10 @@ std::vector<uint64_t> reference_ends(std::string_view s) {
   std::vector<uint64_t> ends;
   bool quoted = false;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '"') quoted = !quoted;
-    else if (s[i] == '\n' && !quoted) ends.push_back(i + 1);
+    if (s[i] == '"')
+      quoted = !quoted;
+    else if (s[i] == '\n' && !quoted)
+      ends.push_back(i + 1);
   }
   return ends;
 }
@@ -48,10 +50,24 @@ std::vector<uint64_t> scan_in_chunks(std::string_view s, const std::vector<size_
 }
 
 std::string random_csv(std::mt19937& rng, size_t records) {
-  const std::vector<std::string> fields = {
-      "1", "-2.5", "\\N", "\"\\N\"", "\"\"", "\"a,b\"", "\"he said \"\"hi\"\"\"", "\"line\nbreak\"",
-      "\"cr\r\nlf\"", "\"tab\there\"", "\"caf\xc3\xa9 \xe2\x98\x95\"", "\"Code: 1, not an error\"",
-      "\"" + std::string(200, 'x') + "\"", "\"\"\"\"", "nan", "inf", "", "\"['x','y,z']\""};
+  const std::vector<std::string> fields = {"1",
+                                           "-2.5",
+                                           "\\N",
+                                           "\"\\N\"",
+                                           "\"\"",
+                                           "\"a,b\"",
+                                           "\"he said \"\"hi\"\"\"",
+                                           "\"line\nbreak\"",
+                                           "\"cr\r\nlf\"",
+                                           "\"tab\there\"",
+                                           "\"caf\xc3\xa9 \xe2\x98\x95\"",
+                                           "\"Code: 1, not an error\"",
+                                           "\"" + std::string(200, 'x') + "\"",
+                                           "\"\"\"\"",
+                                           "nan",
+                                           "inf",
+                                           "",
+                                           "\"['x','y,z']\""};
   std::string out;
   for (size_t r = 0; r < records; ++r) {
     size_t n = 1 + rng() % 6;
@@ -70,12 +86,12 @@ const std::vector<std::string>& samples() {
         "",
         "\n",
         "1,2\n3,4\n",
-        "\"a\"\"b\",1\n",        // escaped quote
-        "\"\"\"\"\n\"\"\n",      // a field that is one quote, then an empty string
-        "\"x\ny\",\"\r\n\"\n",   // newlines inside quotes
-        "1,2\r\n3,4\r\n",         // CRLF
-        ",,\n,\n",                // empty fields
-        "\\N,\"\\N\"\n",          // NULL and the string \N
+        "\"a\"\"b\",1\n",       // escaped quote
+        "\"\"\"\"\n\"\"\n",     // a field that is one quote, then an empty string
+        "\"x\ny\",\"\r\n\"\n",  // newlines inside quotes
+        "1,2\r\n3,4\r\n",       // CRLF
+        ",,\n,\n",              // empty fields
+        "\\N,\"\\N\"\n",        // NULL and the string \N
         "\"Code: 395\"\nCode: 395, e.displayText() = DB::Exception: boom\n",
     };
     std::mt19937 rng(42);

@@ -20,12 +20,15 @@ TEST(Layout, EncodesUnsafeBytes) {
   EXPECT_EQ(encode_name(".hidden"), "%2Ehidden");
   EXPECT_EQ(encode_name("caf\xc3\xa9"), "caf%C3%A9");
   EXPECT_EQ(encode_name("(1,'a\\'b')"), "%281%2C%27a%5C%27b%27%29");
-  EXPECT_EQ(encode_name(""), "%00");
+  EXPECT_EQ(encode_name(""), "%empty");
+  EXPECT_EQ(encode_name(std::string_view("\0", 1)), "%00");
 }
 
 TEST(Layout, DistinctValuesGiveDistinctNames) {
   std::set<std::string> names;
-  std::vector<std::string> values = {"a", "A", "a b", "a%20b", "a/b", "a%2Fb", "", "%00", ".", "%2E"};
+  std::vector<std::string> values = {"a",   "A",     "a b", "a%20b",
+                                     "a/b", "a%2Fb", "",    std::string(1, '\0'),
+                                     "%00", ".",     "%2E", "%empty"};
   for (const auto& v : values) names.insert(encode_name(v));
   EXPECT_EQ(names.size(), values.size());
 }
@@ -51,7 +54,8 @@ TEST(Layout, Paths) {
 }
 
 TEST(Plan, PartitionPredicateDependsOnTheServerVersion) {
-  EXPECT_EQ(partition_predicate(parse_server_version("18.16.1"), "201503"), "startsWith(_part, '201503_')");
+  EXPECT_EQ(partition_predicate(parse_server_version("18.16.1"), "201503"),
+            "startsWith(_part, '201503_')");
   EXPECT_EQ(partition_predicate(parse_server_version("21.4.1"), "a'b"), "_partition_id = 'a\\'b'");
 }
 
@@ -72,7 +76,8 @@ TEST(Units, Sizes) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.category(), ErrorCategory::usage);
-    EXPECT_NE(std::string(e.what()).find("--max-bytes-per-file: \"12 parsecs\""), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("--max-bytes-per-file: \"12 parsecs\""),
+              std::string::npos);
   }
 }
 

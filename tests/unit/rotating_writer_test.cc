@@ -34,7 +34,9 @@ Written write_all(const TempDir& dir, std::string_view csv, RotationLimits limit
                   bool compress = true, bool header = false) {
   ZstdEncoder encoder(3);
   RotatingWriter writer(
-      [&](size_t i) { return dir.str() + "/part-" + std::to_string(i) + (compress ? ".csv.zst" : ".csv"); },
+      [&](size_t i) {
+        return dir.str() + "/part-" + std::to_string(i) + (compress ? ".csv.zst" : ".csv");
+      },
       limits, compress ? &encoder : nullptr, header);
   for (size_t pos = 0; pos < csv.size(); pos += chunk) writer.write(csv.substr(pos, chunk));
   writer.commit();
@@ -64,7 +66,8 @@ TEST(RotatingWriter, RotatesByRowsAtRecordBoundaries) {
   std::string csv = make_csv(1000);
   for (size_t chunk : {1, 7, 64, 100, 4096, 1 << 20}) {
     TempDir dir;
-    Written w = write_all(dir, csv, {.max_rows = 300, .max_csv_bytes = 0, .max_compressed_bytes = 0}, chunk);
+    Written w = write_all(dir, csv,
+                          {.max_rows = 300, .max_csv_bytes = 0, .max_compressed_bytes = 0}, chunk);
     ASSERT_EQ(w.files.size(), 4u) << "chunk " << chunk;
     EXPECT_EQ(concat(w.contents), csv);
     std::vector<uint64_t> rows;
@@ -75,7 +78,7 @@ TEST(RotatingWriter, RotatesByRowsAtRecordBoundaries) {
     }
     EXPECT_EQ(rows, (std::vector<uint64_t>{300, 300, 300, 100}));
     EXPECT_EQ(dir.files(), (std::vector<std::string>{"part-0.csv.zst", "part-1.csv.zst",
-                                                      "part-2.csv.zst", "part-3.csv.zst"}));
+                                                     "part-2.csv.zst", "part-3.csv.zst"}));
   }
 }
 
@@ -84,7 +87,8 @@ TEST(RotatingWriter, RotatesByBytesAtTheFirstBoundaryAfterTheLimit) {
   const uint64_t limit = 10'000;
   for (size_t chunk : {1, 33, 4096}) {
     TempDir dir;
-    Written w = write_all(dir, csv, {.max_rows = 0, .max_csv_bytes = limit, .max_compressed_bytes = 0}, chunk);
+    Written w = write_all(
+        dir, csv, {.max_rows = 0, .max_csv_bytes = limit, .max_compressed_bytes = 0}, chunk);
     EXPECT_EQ(concat(w.contents), csv);
     // Expected cut points from the reference splitter: close at the first boundary >= limit.
     std::vector<uint64_t> expected_sizes;
@@ -106,9 +110,11 @@ TEST(RotatingWriter, RotatesByBytesAtTheFirstBoundaryAfterTheLimit) {
 TEST(RotatingWriter, RotatesByCompressedBytes) {
   std::mt19937 rng(5);
   std::string csv;
-  for (int i = 0; i < 20000; ++i) csv += std::to_string(rng()) + ",\"" + std::to_string(rng()) + "\"\n";
+  for (int i = 0; i < 20000; ++i)
+    csv += std::to_string(rng()) + ",\"" + std::to_string(rng()) + "\"\n";
   TempDir dir;
-  Written w = write_all(dir, csv, {.max_rows = 0, .max_csv_bytes = 0, .max_compressed_bytes = 64 * 1024}, 4096);
+  Written w = write_all(
+      dir, csv, {.max_rows = 0, .max_csv_bytes = 0, .max_compressed_bytes = 64 * 1024}, 4096);
   EXPECT_GE(w.files.size(), 2u);
   EXPECT_EQ(concat(w.contents), csv);
   for (size_t i = 0; i + 1 < w.files.size(); ++i) {
@@ -122,8 +128,9 @@ TEST(RotatingWriter, RepeatsTheHeaderInEveryFile) {
   std::string header = "\"id\",\"text\",\"x\"\n";
   std::string body = make_csv(500);
   TempDir dir;
-  Written w = write_all(dir, header + body, {.max_rows = 200, .max_csv_bytes = 0, .max_compressed_bytes = 0},
-                        50, true, true);
+  Written w =
+      write_all(dir, header + body,
+                {.max_rows = 200, .max_csv_bytes = 0, .max_compressed_bytes = 0}, 50, true, true);
   ASSERT_EQ(w.files.size(), 3u);
   std::string joined;
   for (size_t i = 0; i < w.contents.size(); ++i) {
@@ -137,7 +144,8 @@ TEST(RotatingWriter, RepeatsTheHeaderInEveryFile) {
 TEST(RotatingWriter, WritesPlainCsvWithoutCompression) {
   std::string csv = make_csv(100);
   TempDir dir;
-  Written w = write_all(dir, csv, {.max_rows = 60, .max_csv_bytes = 0, .max_compressed_bytes = 0}, 10, false);
+  Written w = write_all(dir, csv, {.max_rows = 60, .max_csv_bytes = 0, .max_compressed_bytes = 0},
+                        10, false);
   ASSERT_EQ(w.files.size(), 2u);
   EXPECT_EQ(concat(w.contents), csv);
 }
@@ -145,7 +153,8 @@ TEST(RotatingWriter, WritesPlainCsvWithoutCompression) {
 TEST(RotatingWriter, EmptyStreamWritesNoFile) {
   TempDir dir;
   ZstdEncoder encoder(1);
-  RotatingWriter writer([&](size_t i) { return dir.str() + "/f" + std::to_string(i); }, {}, &encoder, true);
+  RotatingWriter writer([&](size_t i) { return dir.str() + "/f" + std::to_string(i); }, {},
+                        &encoder, true);
   writer.write("\"only\",\"header\"\n");
   writer.commit();
   EXPECT_TRUE(writer.files().empty());
@@ -159,7 +168,8 @@ TEST(RotatingWriter, CancelAndDestructionLeaveNoFile) {
   ZstdEncoder encoder(1);
   {
     RotatingWriter writer([&](size_t i) { return dir.str() + "/f" + std::to_string(i); },
-                          {.max_rows = 100, .max_csv_bytes = 0, .max_compressed_bytes = 0}, &encoder, false);
+                          {.max_rows = 100, .max_csv_bytes = 0, .max_compressed_bytes = 0},
+                          &encoder, false);
     writer.write(csv);
     EXPECT_FALSE(dir.files().empty());  // temp files exist while writing
     writer.cancel();
@@ -167,13 +177,15 @@ TEST(RotatingWriter, CancelAndDestructionLeaveNoFile) {
   }
   {
     RotatingWriter writer([&](size_t i) { return dir.str() + "/g" + std::to_string(i); },
-                          {.max_rows = 100, .max_csv_bytes = 0, .max_compressed_bytes = 0}, &encoder, false);
+                          {.max_rows = 100, .max_csv_bytes = 0, .max_compressed_bytes = 0},
+                          &encoder, false);
     writer.write(csv);
     writer.finish();  // finished but never committed
   }
   EXPECT_TRUE(dir.files().empty());
   // The encoder is reusable after a cancelled frame.
-  Written w = write_all(dir, csv, {.max_rows = 0, .max_csv_bytes = 0, .max_compressed_bytes = 0}, 100);
+  Written w =
+      write_all(dir, csv, {.max_rows = 0, .max_csv_bytes = 0, .max_compressed_bytes = 0}, 100);
   EXPECT_EQ(concat(w.contents), csv);
 }
 
