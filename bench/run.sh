@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The benchmark harness: one command that builds chexport in Release, starts the project's private
+# ClickHouse, creates the benchmark table if it is missing, and measures, on the same queries and
+# one after another, curl, curl | zstd, clickhouse-client | zstd, chexport and zstd alone.
+#
+#   bash bench/run.sh                 # 3 repetitions of each case
+#   REPS=5 bash bench/run.sh
+#   BENCH_DIR=/var/tmp/chexport-bench # where the server's data, the CSV copy and results live
+#
+# Prints a table of medians and ratios (and writes it to $BENCH_DIR/results.md); raw numbers in
+# $BENCH_DIR/raw.tsv. Takes a few minutes; the table (about 1.6 GB of CSV) is made once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+REPS=${REPS:-3}
+BENCH_DIR=${BENCH_DIR:-/var/tmp/chexport-bench}
+ROWS=${ROWS:-7000000}
+mkdir -p "$BENCH_DIR"
+
+scripts/install-deps.sh
+BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh -DCHEXPORT_BENCH=ON -DCHEXPORT_TESTS=OFF >/dev/null
+chexport=$root/build-release/chexport
+
+server_dir=$BENCH_DIR/server
+trap 'scripts/clickhouse-local.sh stop "$server_dir"' EXIT
+read -r http_port tcp_port _ < <(scripts/clickhouse-local.sh start "$server_dir")
+url="http://127.0.0.1:$http_port"
+ch() { curl -sS --fail-with-body --data-binary @- "$url/"; }
+
+if [[ $(ch <<<"SELECT count() FROM system.tables WHERE database = 'bench' AND name = 'events'") != 1 ]]; then
+  echo "bench: creating bench.events ($ROWS rows, deterministic)" >&2
+  ch <<<'CREATE DATABASE IF NOT EXISTS bench'
+  ch <<'SQL'
+CREATE TABLE bench.events
+(
+    event_date Date,
+    event_time DateTime,
+    user_id UInt64,
+    session_id UInt32,
+    country String,
+    device String,
+    price Float64,
+    quantity Int32,
+    url String,
+    referrer String,
+    comment String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(event_date)
+ORDER BY (event_date, user_id)
+SQL
+  # Ten monthly partitions; strings of varying length with quotes and commas.
+  ch <<SQL
+INSERT INTO bench.events
+SELECT
+    toDate('2024-01-01') + intDiv(number * 300, $ROWS) AS event_date,
+    toDateTime(event_date) + (cityHash64(number, 1) % 86400),
+    cityHash64(number) % 10000000,
+    toUInt32(cityHash64(number, 2) % 4000000000),
+    ['DE', 'US', 'FR', 'JP', 'BR', 'IN', 'GB', 'NL'][1 + number % 8],
+    ['desktop', 'mobile', 'tablet', 'tv'][1 + cityHash64(number, 3) % 4],
+    (cityHash64(number, 4) % 1000000) / 100,
+    toInt32(cityHash64(number, 5) % 20) - 2,
+    concat('https://shop.example.com/', ['p', 'search', 'cart', 'product/view'][1 + number % 4], '?id=',
+           toString(cityHash64(number, 6) % 1000000), '&q=',
+           substring('red "shoes", size 42, "quoted" text, more, words, and commas', 1 + cityHash64(number, 7) % 20,
+                     cityHash64(number, 8) % 40)),
+    if(number % 3 = 0, '', concat('https://ref.example.org/', toString(cityHash64(number, 9) % 100000))),
+    substring('A comment with "quotes", commas, and a long tail: lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "incididunt" ut labore et dolore magna aliqua.',
+              1 + cityHash64(number, 10) % 60, cityHash64(number, 11) % 140)
+FROM numbers($ROWS)
+SQL
+  ch <<<'OPTIMIZE TABLE bench.events FINAL' || true
+fi
+
+whole="SELECT * FROM bench.events FORMAT CSV"
+partition_id=$(ch <<<"SELECT partition_id FROM system.parts WHERE database = 'bench' AND table = 'events' AND active ORDER BY partition_id LIMIT 1 OFFSET 4")
+one="SELECT * FROM bench.events WHERE startsWith(_part, '${partition_id}_') FORMAT CSV"
+csv=$BENCH_DIR/events.csv
+if [[ ! -s $csv ]]; then curl -sS --fail -o "$csv" --data-binary "$whole" "$url/"; fi
+csv_bytes=$(stat -c %s "$csv")
+parts=$(ch <<<"SELECT uniqExact(partition) FROM system.parts WHERE database = 'bench' AND table = 'events' AND active")
+echo "bench: bench.events: $(ch <<<'SELECT count() FROM bench.events') rows, $parts partitions, $csv_bytes bytes of CSV" >&2
+
+raw=$BENCH_DIR/raw.tsv
+: >"$raw"
+out=$BENCH_DIR/out
+# measure NAME QUERY_KIND COMMAND...: wall, user, sys, max RSS (KiB) of COMMAND (a shell pipeline
+# counts all its processes' CPU; the peak RSS is of the largest process).
+measure() {
+  local name=$1 kind=$2
+  shift 2
+  for ((i = 1; i <= REPS; i++)); do
+    rm -rf "$out" && mkdir -p "$out"
+    sync
+    /usr/bin/time -f "%e %U %S %M" -o "$BENCH_DIR/time.txt" "$@" >/dev/null 2>"$BENCH_DIR/stderr.txt" || {
+      echo "bench: $name failed:" >&2
+      cat "$BENCH_DIR/stderr.txt" >&2
+      exit 1
+    }
+    read -r wall user sys rss <"$BENCH_DIR/time.txt"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$wall" "$user" "$sys" "$rss" >>"$raw"
+    echo "bench: $name #$i: ${wall}s wall, ${user}s user, ${sys}s sys, ${rss} KiB" >&2
+  done
+}
+
+cat "$csv" >/dev/null  # page cache
+measure "zstd -1 on the CSV file" file zstd -1 -T1 -q -c "$csv"
+measure "zstd -3 on the CSV file" file zstd -3 -T1 -q -c "$csv"
+measure "curl -o /dev/null (one partition)" partition curl -sS --fail -o /dev/null --data-binary "$one" "$url/"
+measure "curl -o /dev/null" table curl -sS --fail -o /dev/null --data-binary "$whole" "$url/"
+measure "curl | zstd -1" table bash -c "curl -sS --fail --data-binary '$whole' '$url/' | zstd -1 -T1 -q > '$out/t.csv.zst'"
+measure "curl | zstd -3" table bash -c "curl -sS --fail --data-binary '$whole' '$url/' | zstd -3 -T1 -q > '$out/t.csv.zst'"
+measure "clickhouse-client | zstd -1" table bash -c "clickhouse-client --port $tcp_port --query '$whole' | zstd -1 -T1 -q > '$out/t.csv.zst'"
+for level in 1 3; do
+  measure "chexport 1 worker, zstd -$level" table "$chexport" export --log-level warn --url "$url" \
+    -t bench.events -o "$out" --zstd-level "$level"
+done
+
+python3 - "$raw" "$csv_bytes" >"$BENCH_DIR/results.md" <<'PY'
+import statistics, sys
+from collections import OrderedDict
+raw, csv_bytes = sys.argv[1], int(sys.argv[2])
+runs = OrderedDict()
+for line in open(raw):
+    name, kind, wall, user, sys_, rss = line.rstrip("\n").split("\t")
+    runs.setdefault((name, kind), []).append((float(wall), float(user) + float(sys_), int(rss)))
+med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), max(r[2] for r in v))
+       for k, v in runs.items()}
+base = {"table": med[("curl -o /dev/null", "table")][0], "partition": med[("curl -o /dev/null (one partition)", "partition")][0]}
+zstd1_cpu = med[("zstd -1 on the CSV file", "file")][1]
+print(f"CSV: {csv_bytes / 1e6:.0f} MB. Medians of {len(next(iter(runs.values())))} runs; "
+      "wall ratio against `curl -o /dev/null` of the same query; CPU is user+sys of every process of the command.\n")
+print("| case | wall s | wall / curl | MB/s | CPU s | CPU / zstd -1 CPU | peak RSS MiB |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for (name, kind), (wall, cpu, rss) in med.items():
+    ratio = f"{wall / base[kind]:.2f}" if kind in base else "-"
+    mbs = csv_bytes / 1e6 / wall if kind != "partition" else float("nan")
+    print(f"| {name} | {wall:.2f} | {ratio} | {mbs:.0f} | {cpu:.2f} | {cpu / zstd1_cpu:.2f} | {rss / 1024:.1f} |")
+PY
+cat "$BENCH_DIR/results.md"
+echo "bench: raw numbers in $raw" >&2
+"$root/build-release/bench/micro_bench" --benchmark_min_time=0.5
