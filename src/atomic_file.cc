@@ -4,10 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <system_error>
 
 #include "chexport/error.h"
@@ -15,7 +16,7 @@
 namespace chexport {
 namespace {
 
-std::atomic<unsigned> temp_counter{0};
+thread_local std::mt19937 temp_rng{std::random_device{}()};
 
 [[noreturn]] void throw_errno(const char* what, const std::string& path, int err) {
   std::string message = std::string(what) + " " + path + ": " + std::strerror(err);
@@ -27,11 +28,20 @@ std::atomic<unsigned> temp_counter{0};
 
 AtomicFile::AtomicFile(std::string final_path) : final_path_(std::move(final_path)) {
   std::filesystem::path p(final_path_);
-  std::string name = "." + p.filename().string() + std::string(temp_marker) +
-                     std::to_string(::getpid()) + "." + std::to_string(temp_counter++);
-  temp_path_ = (p.parent_path() / name).string();
-  fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw_errno("cannot create", temp_path_, errno);
+  for (int attempt = 0; fd_ < 0; ++attempt) {
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(temp_rng()));
+    std::string name = "." + p.filename().string();
+    name += temp_marker;
+    name += std::to_string(::getpid()) + "." + suffix;
+    temp_path_ = (p.parent_path() / name).string();
+    fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_ < 0 && (errno != EEXIST || attempt == 100)) {
+      int err = errno;
+      temp_path_.clear();  // not ours: never unlink it
+      throw_errno("cannot create", (p.parent_path() / name).string(), err);
+    }
+  }
 }
 
 AtomicFile::~AtomicFile() {
@@ -80,10 +90,21 @@ void AtomicFile::cancel() noexcept {
   committed_ = true;  // nothing left to clean up
 }
 
+void sync_directory(const std::string& path) {
+  int fd = ::open(path.empty() ? "." : path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open directory", path, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  // Some file systems cannot fsync directories (EINVAL); the data itself is already synced.
+  if (rc != 0 && err != EINVAL) throw_errno("cannot fsync directory", path, err);
+}
+
 void write_file_atomically(const std::string& path, std::string_view content) {
   AtomicFile file(path);
   file.write(content);
   file.commit();
+  sync_directory(std::filesystem::path(path).parent_path().string());
 }
 
 void make_directories(const std::string& path) {

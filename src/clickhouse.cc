@@ -33,11 +33,6 @@ std::string first_line(std::string_view text) {
   return std::string(line);
 }
 
-bool transport_failure_before_response(int code) {
-  return code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
-         code == CURLE_COULDNT_RESOLVE_PROXY;
-}
-
 bool tls_failure(int code) {
   return code == CURLE_SSL_CONNECT_ERROR || code == CURLE_PEER_FAILED_VERIFICATION ||
          code == CURLE_SSL_CERTPROBLEM || code == CURLE_SSL_CIPHER ||
@@ -157,21 +152,22 @@ void check_response(const HttpResponse& r, const std::string& url, std::string_v
   }
   if (r.curl_code == CURLE_OK) return;
 
-  if (r.status == 0 && transport_failure_before_response(r.curl_code)) {
+  if (!r.connected) {
+    std::string what_failed =
+        r.curl_code == CURLE_OPERATION_TIMEDOUT ? "timed out connecting to " : "cannot connect to ";
     throw Error(ErrorKind::transient, ErrorCategory::connection,
-                context + ": cannot connect to " + url + ": " + r.curl_error);
+                context + ": " + what_failed + url + ": " + r.curl_error);
   }
   if (tls_failure(r.curl_code)) {
     throw Error(ErrorKind::permanent, ErrorCategory::connection,
                 context + ": TLS failure with " + url + ": " + r.curl_error);
   }
+  // Connected: whatever broke concerns this query, not the server's reachability.
   if (r.curl_code == CURLE_OPERATION_TIMEDOUT) {
-    throw Error(ErrorKind::transient,
-                r.status == 0 ? ErrorCategory::connection : ErrorCategory::export_failed,
+    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
                 context + ": timed out (" + r.curl_error + ")");
   }
-  throw Error(ErrorKind::transient,
-              r.status == 0 ? ErrorCategory::connection : ErrorCategory::export_failed,
+  throw Error(ErrorKind::transient, ErrorCategory::export_failed,
               context + ": connection broken after " + std::to_string(r.body_bytes) +
                   " bytes of response (curl error " + std::to_string(r.curl_code) + ": " +
                   r.curl_error + ")");

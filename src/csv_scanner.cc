@@ -113,55 +113,51 @@ CsvScanner::Result CsvScanner::scan(std::string_view data, uint64_t record_limit
   return result;
 }
 
-std::string_view find_server_error(std::string_view record) noexcept {
-  bool quoted = false;
-  auto trimmed = [](std::string_view s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
-      s.remove_suffix(1);
-    return s;
+}  // namespace chexport
+
+namespace chexport {
+
+void StreamTail::append(std::string_view chunk) {
+  if (chunk.size() >= capacity) {
+    buffer_.assign(chunk.substr(chunk.size() - capacity));
+    return;
+  }
+  if (buffer_.size() + chunk.size() > 2 * capacity) buffer_.erase(0, buffer_.size() - capacity);
+  buffer_.append(chunk);
+}
+
+std::string_view StreamTail::bytes() const noexcept {
+  std::string_view all = buffer_;
+  return all.size() > capacity ? all.substr(all.size() - capacity) : all;
+}
+
+std::optional<StreamTail::Found> StreamTail::find_server_error(bool ends_in_quotes) const {
+  std::string_view tail = bytes();
+  auto is_marker = [&](size_t i) {
+    std::string_view rest = tail.substr(i);
+    return (rest.starts_with("Code: ") && rest.size() > 6 && rest[6] >= '0' && rest[6] <= '9') ||
+           rest.starts_with("__exception__");
   };
-  for (size_t i = 0; i < record.size(); ++i) {
-    char c = record[i];
+  // Walk backwards: `quoted` is the state just before byte i.
+  bool quoted = ends_in_quotes;
+  std::optional<size_t> earliest;
+  uint64_t records_after = 0;  // unquoted '\n' from i to the end
+  uint64_t records_at_earliest = 0;
+  for (size_t i = tail.size(); i-- > 0;) {
+    char c = tail[i];
     if (c == '"') {
       quoted = !quoted;
       continue;
     }
     if (quoted) continue;
-    std::string_view rest = record.substr(i);
-    if (rest.starts_with("Code: ") && rest.size() > 6 && rest[6] >= '0' && rest[6] <= '9') {
-      return trimmed(rest);
+    if (c == '\n') ++records_after;
+    if ((c == 'C' || c == '_') && is_marker(i)) {
+      earliest = i;
+      records_at_earliest = records_after;
     }
-    if (rest.starts_with("__exception__")) return trimmed(rest);
   }
-  return {};
-}
-
-}  // namespace chexport
-
-namespace chexport {
-
-void LastRecordTracker::append_capped(std::string& to, std::string_view from) {
-  if (to.size() < capacity) to.append(from.substr(0, capacity - to.size()));
-}
-
-void LastRecordTracker::after_scan(std::string_view chunk, uint64_t chunk_start,
-                                   const CsvScanner& scanner) {
-  uint64_t last_end = scanner.last_record_end();
-  if (last_end <= chunk_start) {
-    append_capped(open_, chunk);
-    return;
-  }
-  // A record ended inside this chunk: the last complete one began at previous_record_end().
-  uint64_t prev_end = scanner.previous_record_end();
-  if (prev_end >= chunk_start) {
-    last_.clear();
-    append_capped(last_, chunk.substr(prev_end - chunk_start, last_end - prev_end));
-  } else {
-    last_.swap(open_);
-    append_capped(last_, chunk.substr(0, last_end - chunk_start));
-  }
-  open_.clear();
-  append_capped(open_, chunk.substr(last_end - chunk_start));
+  if (!earliest) return std::nullopt;
+  return Found{tail.substr(*earliest), records_at_earliest};
 }
 
 }  // namespace chexport

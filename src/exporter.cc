@@ -65,22 +65,18 @@ struct Worker {
   std::unique_ptr<ZstdEncoder> encoder;
 };
 
-// An error message the server appended to the body (reference §1, check 4), if any.
+// An error message the server appended to the body (reference §1, check 4), if any. Mid-stream
+// errors are transient: the response was already 200, and a new attempt starts from scratch.
 void throw_if_server_error_in_tail(const RotatingWriter& writer, const std::string& what) {
-  const std::string_view records[] = {writer.tail().open_record(), writer.tail().last_record()};
-  for (size_t i = 0; i < 2; ++i) {
-    std::string_view text = find_server_error(records[i]);
-    if (text.empty()) continue;
-    ServerError e = parse_server_error(text);
-    // When the message ended with a newline it was counted as a record.
-    uint64_t rows = writer.rows() - (i == 1 && writer.rows() > 0 ? 1 : 0);
-    std::string message =
-        what + ": the server failed mid-stream after " + std::to_string(rows) + " rows: ";
-    if (e.code != 0) message += "ClickHouse error " + std::to_string(e.code) + ": ";
-    message += e.message;
-    // The response was already 200: whatever broke, a new attempt starts from scratch.
-    throw Error(ErrorKind::transient, ErrorCategory::export_failed, message);
-  }
+  auto found = writer.tail().find_server_error(writer.scanner().in_quotes());
+  if (!found) return;
+  ServerError e = parse_server_error(found->text);
+  uint64_t rows = writer.rows() - std::min(writer.rows(), found->records_in_text);
+  std::string message =
+      what + ": the server failed mid-stream after " + std::to_string(rows) + " rows: ";
+  if (e.code != 0) message += "ClickHouse error " + std::to_string(e.code) + ": ";
+  message += e.message;
+  throw Error(ErrorKind::transient, ErrorCategory::export_failed, message);
 }
 
 // The stream's own evidence of failure: an appended error message, or a body that stops inside a
@@ -95,7 +91,7 @@ void check_stream_tail(const RotatingWriter& writer, const std::string& what) {
 }
 
 void export_task(Worker& worker, const OutputOptions& out, TaskResult& result,
-                 const std::atomic<bool>* cancel) {
+                 const CancelToken* cancel) {
   const Task& task = result.task;
   const std::string what = "export of " + task_name(task);
   ClickHouseClient& client = worker.client;
@@ -115,10 +111,10 @@ void export_task(Worker& worker, const OutputOptions& out, TaskResult& result,
   } catch (const Error& e) {
     // A server message in the tail explains a broken stream better than the transport error;
     // local errors (disk full) stand as they are.
-    if (e.category() != ErrorCategory::cancelled) throw_if_server_error_in_tail(writer, what);
+    if (e.category() == ErrorCategory::export_failed) throw_if_server_error_in_tail(writer, what);
     throw;
   }
-  if (cancel != nullptr && cancel->load()) {
+  if (cancel != nullptr && cancel->requested.load()) {
     throw Error(ErrorKind::cancelled, ErrorCategory::cancelled, what + ": cancelled");
   }
   check_stream_tail(writer, what);
@@ -143,6 +139,18 @@ void export_task(Worker& worker, const OutputOptions& out, TaskResult& result,
   }
 }
 
+void fail_task(TaskResult& result, const Error& e, Clock::time_point task_start, RunResult& run,
+               std::string& stop_reason) {
+  result.status = TaskStatus::failed;
+  result.error = e.what();
+  result.exit_code = exit_code_for(e.category());
+  result.written_rows = 0;
+  result.seconds = seconds_since(task_start);
+  spdlog::error("{}", e.what());
+  if (run.exit_code == 0) run.exit_code = result.exit_code;
+  if (stops_the_run(e.category())) stop_reason = "an earlier task failed: " + result.error;
+}
+
 void prepare_output(const ExportOptions& options) {
   const std::string& dir = options.output.dir;
   make_directories(dir);
@@ -162,7 +170,7 @@ void write_manifest(const ExportOptions& options, const RunResult& run) {
 
 }  // namespace
 
-RunResult run_export(const ExportOptions& options, const std::atomic<bool>* cancel) {
+RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
   const auto start = Clock::now();
   RunResult run;
   run.started_at = utc_now();
@@ -175,7 +183,7 @@ RunResult run_export(const ExportOptions& options, const std::atomic<bool>* canc
                 options.output.compression == Compression::zstd
                     ? std::make_unique<ZstdEncoder>(options.output.zstd_level)
                     : nullptr};
-  worker.client.set_cancel_flag(cancel);
+  if (cancel != nullptr) worker.client.set_cancel_flag(&cancel->requested);
   run.server_version = worker.client.server_version().text;
   ServerVersion version = parse_server_version(run.server_version);
   spdlog::info("connected to ClickHouse {} at {}", run.server_version, options.connection.url);
@@ -206,11 +214,13 @@ RunResult run_export(const ExportOptions& options, const std::atomic<bool>* canc
 
   std::string stop_reason;  // set when an error makes the remaining tasks pointless
   for (TaskResult& result : run.tasks) {
-    if (cancel != nullptr && cancel->load() && stop_reason.empty()) stop_reason = "cancelled";
+    if (cancel != nullptr && cancel->requested.load() && stop_reason.empty()) {
+      stop_reason = "cancelled";
+    }
     if (!stop_reason.empty()) {
       result.status = TaskStatus::failed;
       result.error = "not started: " + stop_reason;
-      result.exit_code = run.exit_code != 0 ? run.exit_code : exit_code::cancelled;
+      result.exit_code = run.exit_code != 0 ? run.exit_code : cancel->exit_code.load();
       continue;
     }
     const auto task_start = Clock::now();
@@ -222,14 +232,12 @@ RunResult run_export(const ExportOptions& options, const std::atomic<bool>* canc
                    result.written_rows, result.files.size(), human_bytes(result.csv_bytes),
                    human_bytes(result.compressed_bytes), result.seconds);
     } catch (const Error& e) {
-      result.status = TaskStatus::failed;
-      result.error = e.what();
-      result.exit_code = exit_code_for(e.category());
-      result.written_rows = 0;
-      result.seconds = seconds_since(task_start);
-      spdlog::error("{}", e.what());
-      if (run.exit_code == 0) run.exit_code = result.exit_code;
-      if (stops_the_run(e.category())) stop_reason = "an earlier task failed: " + result.error;
+      fail_task(result, e, task_start, run, stop_reason);
+    } catch (const std::exception& e) {
+      // Not expected (a malformed answer, say), but it must not lose the manifest.
+      Error error(ErrorKind::permanent, ErrorCategory::export_failed,
+                  "export of " + task_name(result.task) + ": " + e.what());
+      fail_task(result, error, task_start, run, stop_reason);
     }
     run.seconds = seconds_since(start);
     write_manifest(options, run);
@@ -237,25 +245,21 @@ RunResult run_export(const ExportOptions& options, const std::atomic<bool>* canc
 
   run.finished_at = utc_now();
   run.seconds = seconds_since(start);
-  uint64_t rows = 0, csv = 0, compressed = 0, files = 0, failed = 0;
-  for (const TaskResult& t : run.tasks) {
-    rows += t.written_rows;
-    csv += t.csv_bytes;
-    compressed += t.compressed_bytes;
-    files += t.files.size();
-    failed += t.status == TaskStatus::failed;
-    if (t.status == TaskStatus::failed && run.exit_code == 0) run.exit_code = t.exit_code;
-  }
+  if (cancel != nullptr && cancel->requested.load()) run.exit_code = cancel->exit_code.load();
   write_manifest(options, run);
+  RunTotals totals = totals_of(run);
   char line[512];
   std::snprintf(line, sizeof line,
-                "%s: %zu task(s), %llu failed; %llu rows, %llu file(s), %s CSV -> %s in %.2f s "
+                "%s: %llu task(s), %llu failed; %llu rows, %llu file(s), %s CSV -> %s in %.2f s "
                 "(%.1f MB/s) into %s",
-                failed == 0 ? "export complete" : "export FAILED", run.tasks.size(),
-                static_cast<unsigned long long>(failed), static_cast<unsigned long long>(rows),
-                static_cast<unsigned long long>(files), human_bytes(csv).c_str(),
-                human_bytes(compressed).c_str(), run.seconds,
-                run.seconds > 0 ? static_cast<double>(csv) / 1e6 / run.seconds : 0.0,
+                totals.failed_tasks == 0 ? "export complete" : "export FAILED",
+                static_cast<unsigned long long>(totals.tasks),
+                static_cast<unsigned long long>(totals.failed_tasks),
+                static_cast<unsigned long long>(totals.rows),
+                static_cast<unsigned long long>(totals.files),
+                human_bytes(totals.csv_bytes).c_str(), human_bytes(totals.compressed_bytes).c_str(),
+                run.seconds,
+                run.seconds > 0 ? static_cast<double>(totals.csv_bytes) / 1e6 / run.seconds : 0.0,
                 options.output.dir.c_str());
   run.summary = line;
   return run;

@@ -196,6 +196,9 @@ HttpResponse HttpClient::post(const std::string& query_string, std::string_view 
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   if (status != 0) response.status = status;
+  curl_off_t connect_time = 0;
+  curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect_time);
+  response.connected = connect_time > 0 || response.status != 0;
   response.curl_code = static_cast<int>(code);
   if (code != CURLE_OK) {
     response.curl_error = error_buffer[0] != 0 ? error_buffer : curl_easy_strerror(code);

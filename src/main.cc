@@ -20,13 +20,13 @@ namespace {
 
 using namespace chexport;
 
-std::atomic<bool> cancel_requested{false};
-volatile std::sig_atomic_t interrupt_signal = 0;
+CancelToken cancel_token;
 
 extern "C" void on_signal(int sig) {
-  if (cancel_requested.load()) _exit(128 + sig);  // second signal: leave now (temp names only)
-  interrupt_signal = sig;
-  cancel_requested.store(true);
+  // A second signal leaves at once: files are still under temp names, nothing is half-final.
+  if (cancel_token.requested.load()) _exit(128 + sig);
+  cancel_token.exit_code.store(128 + sig);
+  cancel_token.requested.store(true);
 }
 
 const char* exit_codes_text =
@@ -149,7 +149,17 @@ int main(int argc, char** argv) {
       auto eq = s.find('=');
       if (eq == std::string::npos || eq == 0)
         throw_usage("--setting must be key=value, got \"" + s + "\"");
-      options.connection.settings.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+      std::string key = s.substr(0, eq);
+      // Credentials never travel as URL parameters; query and session ids are chexport's own.
+      for (const char* reserved : {"user", "password", "quota_key", "query_id", "session_id"}) {
+        if (key == reserved) {
+          throw_usage("--setting " + key + " is not allowed: " +
+                      (key == "user" || key == "password"
+                           ? std::string("use --user and CLICKHOUSE_PASSWORD or --password-file")
+                           : std::string("chexport sets it itself")));
+        }
+      }
+      options.connection.settings.emplace_back(std::move(key), s.substr(eq + 1));
     }
     if (!password_file.empty()) {
       options.connection.password = read_password_file(password_file);
@@ -175,10 +185,10 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
 
-    RunResult run = run_export(options, &cancel_requested);
-    if (interrupt_signal != 0) {
+    RunResult run = run_export(options, &cancel_token);
+    if (cancel_token.requested.load()) {
       spdlog::error("interrupted; finished tasks are kept, the others left no files");
-      return 128 + interrupt_signal;
+      return cancel_token.exit_code.load();
     }
     if (run.exit_code == 0) {
       spdlog::info("{}", run.summary);
@@ -187,7 +197,7 @@ int main(int argc, char** argv) {
     }
     return run.exit_code;
   } catch (const Error& e) {
-    if (interrupt_signal != 0) return 128 + interrupt_signal;
+    if (cancel_token.requested.load()) return cancel_token.exit_code.load();
     spdlog::error("{}", e.what());
     return exit_code_for(e.category());
   } catch (const std::exception& e) {

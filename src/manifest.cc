@@ -16,6 +16,19 @@ const char* to_string(TaskStatus status) noexcept {
   return "unknown";
 }
 
+RunTotals totals_of(const RunResult& run) {
+  RunTotals t;
+  for (const TaskResult& task : run.tasks) {
+    ++t.tasks;
+    t.failed_tasks += task.status == TaskStatus::failed ? 1 : 0;
+    t.files += task.files.size();  // only a task that succeeded has files
+    t.rows += task.written_rows;
+    t.csv_bytes += task.csv_bytes;
+    t.compressed_bytes += task.compressed_bytes;
+  }
+  return t;
+}
+
 std::string manifest_json(const ExportOptions& options, const RunResult& run) {
   const OutputOptions& out = options.output;
   JsonWriter j;
@@ -56,7 +69,6 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
   }
   j.end_array();
 
-  uint64_t rows = 0, csv = 0, compressed = 0, failed = 0, files = 0;
   j.key("tasks").begin_array();
   for (const TaskResult& t : run.tasks) {
     j.begin_object();
@@ -83,21 +95,17 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
     }
     j.end_array();
     j.end_object();
-    rows += t.written_rows;
-    csv += t.csv_bytes;
-    compressed += t.compressed_bytes;
-    failed += t.status == TaskStatus::failed ? 1 : 0;
-    files += t.status == TaskStatus::done ? t.files.size() : 0;
   }
   j.end_array();
+  RunTotals totals = totals_of(run);
   j.key("totals")
       .begin_object()
-      .field("tasks", static_cast<uint64_t>(run.tasks.size()))
-      .field("failed_tasks", failed)
-      .field("files", files)
-      .field("rows", rows)
-      .field("csv_bytes", csv)
-      .field("compressed_bytes", compressed)
+      .field("tasks", totals.tasks)
+      .field("failed_tasks", totals.failed_tasks)
+      .field("files", totals.files)
+      .field("rows", totals.rows)
+      .field("csv_bytes", totals.csv_bytes)
+      .field("compressed_bytes", totals.compressed_bytes)
       .end_object();
   j.field("exit_code", run.exit_code);
   j.end_object();

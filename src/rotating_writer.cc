@@ -1,5 +1,9 @@
 #include "chexport/rotating_writer.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+
 namespace chexport {
 
 void RotatingWriter::FileSink::write(std::string_view data) {
@@ -59,7 +63,7 @@ void RotatingWriter::close_current() {
 }
 
 void RotatingWriter::write(std::string_view data) {
-  const uint64_t chunk_start = scanner_.bytes();
+  tail_.append(data);
   std::string_view rest = data;
   while (!rest.empty()) {
     if (has_header_ && !header_done_) {
@@ -94,7 +98,6 @@ void RotatingWriter::write(std::string_view data) {
       rotate_at_next_boundary_ = true;
     }
   }
-  tail_.after_scan(data, chunk_start, scanner_);
 }
 
 void RotatingWriter::finish() {
@@ -103,7 +106,17 @@ void RotatingWriter::finish() {
 
 void RotatingWriter::commit() {
   finish();
-  for (auto& file : finished_) file->commit();
+  size_t renamed = 0;
+  try {
+    for (; renamed < finished_.size(); ++renamed) finished_[renamed]->commit();
+    if (!finished_.empty()) {
+      sync_directory(std::filesystem::path(finished_.front()->final_path()).parent_path().string());
+    }
+  } catch (...) {
+    // All or nothing: take back the files already under their final names.
+    for (size_t i = 0; i < renamed; ++i) ::unlink(finished_[i]->final_path().c_str());
+    throw;
+  }
   finished_.clear();
 }
 

@@ -1,13 +1,13 @@
 // A file that appears under its final name only when committed (like mold's output-file-unix.cc
 // and LLVM's ToolOutputFile).
 //
-// The constructor creates "<dir>/.<name>.chexport-tmp.<pid>.<n>" next to the target (same file
-// system, so the rename is atomic). write() appends (write-all loop, EINTR retried); finish()
-// fsyncs and closes, the data staying under the temp name; commit() renames it to the final name
-// (and may be called only after finish()). cancel() and the destructor of an uncommitted file
-// close and unlink the temp file. Failures throw chexport::Error (category io) naming
-// the path and errno; ENOSPC / EDQUOT / EFBIG say "disk full".
-// Not thread-safe.
+// The constructor creates "<dir>/.<name>.chexport-tmp.<pid>.<random>" next to the target (same
+// file system, so the rename is atomic; a name left by a killed run is skipped, like mkstemp).
+// write() appends (write-all loop, EINTR retried); finish() fsyncs and closes, the data staying
+// under the temp name; commit() renames it to the final name (and may be called only after
+// finish()). cancel() and the destructor of an uncommitted file close and unlink the temp file.
+// Failures throw chexport::Error (category io) naming the path and errno; ENOSPC / EDQUOT / EFBIG
+// say "disk full". Not thread-safe.
 #pragma once
 
 #include <string>
@@ -42,7 +42,10 @@ class AtomicFile final : public ByteSink {
   bool committed_ = false;
 };
 
-// Writes `content` to `path` atomically (temp file, fsync, rename).
+// fsyncs a directory, so that renames and creations in it survive a crash.
+void sync_directory(const std::string& path);
+
+// Writes `content` to `path` atomically (temp file, fsync, rename, fsync of the directory).
 void write_file_atomically(const std::string& path, std::string_view content);
 
 // mkdir -p; throws chexport::Error on failure.

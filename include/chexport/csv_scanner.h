@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,28 +49,28 @@ class CsvScanner {
   uint64_t prev_end_ = 0;
 };
 
-// Keeps the first bytes of the last complete record of a stream without copying the stream: after
-// each chunk has been scanned, it copies at most `capacity` bytes of the record that is still open
-// and of the one that ended last. Used to check a stream's tail for an appended error message.
-class LastRecordTracker {
+// The last bytes of a stream, kept to look for an error message that the server appended after it
+// had already answered 200 (reference §1, check 4). Copies at most `capacity` bytes per chunk, so
+// with libcurl's large receive buffers it costs a few percent of a memcpy of the stream.
+class StreamTail {
  public:
-  static constexpr size_t capacity = 4096;
-  // `chunk` is the data just scanned by `scanner`, which began at stream offset `chunk_start`.
-  void after_scan(std::string_view chunk, uint64_t chunk_start, const CsvScanner& scanner);
-  // Up to `capacity` leading bytes of the last complete record (with its terminator if short).
-  std::string_view last_record() const noexcept { return last_; }
-  // Up to `capacity` leading bytes of the record still open at the end of the stream, if any.
-  std::string_view open_record() const noexcept { return open_; }
+  static constexpr size_t capacity = 16 * 1024;
+
+  void append(std::string_view chunk);
+  std::string_view bytes() const noexcept;
+
+  struct Found {
+    std::string_view text;     // from the start of the message to the end of the stream
+    uint64_t records_in_text;  // record terminators inside `text` (counted as rows by mistake)
+  };
+  // The earliest text outside quotes that starts with "Code: <digit>" or "__exception__".
+  // `ends_in_quotes` is the scanner's state at the end of the stream: quote parity is symmetric,
+  // so the state at any position follows from the quotes between it and the end. Real CSV from
+  // ClickHouse never has either marker outside quotes.
+  std::optional<Found> find_server_error(bool ends_in_quotes) const;
 
  private:
-  static void append_capped(std::string& to, std::string_view from);
-  std::string last_;
-  std::string open_;
+  std::string buffer_;  // holds up to 2 * capacity; the last `capacity` bytes count
 };
-
-// Looks for a ClickHouse error message in the last record of a stream (reference §1): text
-// outside quotes that starts with "Code: <digit>" or contains "__exception__". Real CSV from
-// ClickHouse never has either outside quotes. Returns the message (trimmed) or an empty view.
-std::string_view find_server_error(std::string_view last_record) noexcept;
 
 }  // namespace chexport

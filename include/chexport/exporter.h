@@ -9,7 +9,8 @@
 //
 // run_export() throws chexport::Error only for problems that stop the run before any task starts
 // (usage, output directory, connection, authentication, unknown table); task failures are
-// reported in the RunResult and the manifest. Single-threaded for now.
+// reported in the RunResult and the manifest; so are unexpected std::exceptions inside a task. A
+// manifest that cannot be written stops the run with that error. Single-threaded for now.
 #pragma once
 
 #include <atomic>
@@ -68,7 +69,19 @@ struct RunResult {
   std::string summary;  // one line
 };
 
-RunResult run_export(const ExportOptions& options, const std::atomic<bool>* cancel);
+// Set from a signal handler (both members are lock-free atomics): `requested` stops the run at the
+// next callback, `exit_code` is what the run then reports (130 for SIGINT, 143 for SIGTERM).
+struct CancelToken {
+  std::atomic<int> exit_code{0};
+  std::atomic<bool> requested{false};
+};
+
+RunResult run_export(const ExportOptions& options, const CancelToken* cancel);
+
+struct RunTotals {
+  uint64_t tasks = 0, failed_tasks = 0, files = 0, rows = 0, csv_bytes = 0, compressed_bytes = 0;
+};
+RunTotals totals_of(const RunResult& run);
 
 // The manifest for a run (README "manifest.json"). Never contains the password.
 std::string manifest_json(const ExportOptions& options, const RunResult& run);

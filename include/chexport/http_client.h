@@ -40,6 +40,7 @@ struct HttpResponse {
   std::string retry_after;     // Retry-After, if any
   std::string error_body;      // body of a failed response (first 64 KiB)
   uint64_t body_bytes = 0;     // bytes received in the body
+  bool connected = false;      // a connection to the server was established
   bool cancelled = false;      // aborted because the cancel flag was set
 };
 

@@ -9,8 +9,10 @@
 // as a row. Files are opened lazily, so an empty stream produces no file.
 //
 // finish() completes and fsyncs the last file, everything still under temp names; commit() then
-// renames all files to their final names. cancel() (and the destructor, unless committed) removes
-// every temp file. Throws chexport::Error (I/O, zstd). Not thread-safe.
+// renames all files to their final names and fsyncs the directory; if a rename fails, the files
+// already renamed are removed again, so a task's files appear all together or not at all. cancel()
+// (and the destructor, unless committed) removes every temp file. Throws chexport::Error (I/O,
+// zstd). Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -58,7 +60,7 @@ class RotatingWriter final : public ByteSink {
   uint64_t rows() const noexcept;  // data rows seen (header excluded)
   uint64_t csv_bytes() const noexcept { return scanner_.bytes(); }
   const CsvScanner& scanner() const noexcept { return scanner_; }
-  const LastRecordTracker& tail() const noexcept { return tail_; }
+  const StreamTail& tail() const noexcept { return tail_; }
 
  private:
   // Hashes and counts what reaches the current file.
@@ -85,7 +87,7 @@ class RotatingWriter final : public ByteSink {
   std::string header_;
 
   CsvScanner scanner_;
-  LastRecordTracker tail_;
+  StreamTail tail_;
   FileSink sink_;
   std::unique_ptr<AtomicFile> current_;
   uint64_t current_rows_ = 0;

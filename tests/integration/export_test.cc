@@ -340,6 +340,12 @@ TEST(Export, UsageErrors) {
   EXPECT_NE(credentials_in_url.output.find("--url must not contain credentials"),
             std::string::npos);
   EXPECT_EQ(credentials_in_url.output.find("u:p@"), std::string::npos);
+  auto password_setting = run_chexport(
+      {"export", "-t", "a.b", "-o", out.str(), "--setting", "password=hunter2-secret"});
+  EXPECT_EQ(password_setting.exit_code, 2);
+  EXPECT_NE(password_setting.output.find("--setting password is not allowed"), std::string::npos)
+      << password_setting.output;
+  EXPECT_EQ(password_setting.output.find("hunter2-secret"), std::string::npos);
   auto missing_out = run_chexport({"export", "-t", "a.b"});
   EXPECT_EQ(missing_out.exit_code, 2);
   auto bad_size =

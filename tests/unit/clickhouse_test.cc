@@ -123,6 +123,7 @@ TEST(CheckResponse, ConnectionRefused) {
 TEST(CheckResponse, ModernMidStreamAbortIsATruncatedStream) {
   HttpResponse r;
   r.status = 200;
+  r.connected = true;
   r.curl_code = CURLE_PARTIAL_FILE;
   r.curl_error = "transfer closed with outstanding read data remaining";
   r.body_bytes = 12345;
@@ -130,6 +131,16 @@ TEST(CheckResponse, ModernMidStreamAbortIsATruncatedStream) {
   EXPECT_EQ(e.category(), ErrorCategory::export_failed);
   EXPECT_EQ(e.kind(), ErrorKind::transient);
   EXPECT_NE(std::string(e.what()).find("after 12345 bytes"), std::string::npos);
+}
+
+TEST(CheckResponse, StalledQueryIsNotAConnectionFailure) {
+  HttpResponse r;
+  r.connected = true;  // no header yet: 18.16 sends them with the first flush
+  r.curl_code = CURLE_OPERATION_TIMEDOUT;
+  r.curl_error = "Operation too slow";
+  Error e = response_error(r);
+  EXPECT_EQ(e.category(), ErrorCategory::export_failed);
+  EXPECT_EQ(e.kind(), ErrorKind::transient);
 }
 
 TEST(CheckResponse, Cancelled) {

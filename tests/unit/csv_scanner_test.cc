@@ -1,6 +1,8 @@
 // The scanner must find the same record boundaries however the stream is cut into chunks.
 #include "chexport/csv_scanner.h"
 
+#include "chexport/clickhouse.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -181,50 +183,85 @@ TEST(CsvScanner, TracksTheLastTwoRecordEnds) {
   EXPECT_EQ(scanner.previous_record_end(), 101u + 6u);
 }
 
-TEST(FindServerError, FindsErrorsOutsideQuotesOnly) {
-  EXPECT_EQ(find_server_error("Code: 395, e.displayText() = DB::Exception: boom\n"),
-            "Code: 395, e.displayText() = DB::Exception: boom");
-  EXPECT_EQ(find_server_error("12,34Code: 241. DB::Exception: Memory limit\n"),
-            "Code: 241. DB::Exception: Memory limit");
-  EXPECT_EQ(find_server_error("__exception__\r\nCode: 1. DB::Exception: x\n"),
-            "__exception__\r\nCode: 1. DB::Exception: x");
-  EXPECT_TRUE(find_server_error("\"Code: 395, looks like an error\",1\n").empty());
-  EXPECT_TRUE(find_server_error("\"__exception__\"\n").empty());
-  EXPECT_TRUE(find_server_error("Code: x\n").empty());
-  EXPECT_TRUE(find_server_error("1,2,3\n").empty());
-}
-
-TEST(LastRecordTracker, SeesTheLastRecordUnderEveryChunking) {
-  std::mt19937 rng(3);
-  std::string body = random_csv(rng, 50);
-  std::string tail = "Code: 395, e.displayText() = DB::Exception: boom\n";
-  std::string s = body + tail;
-  for (size_t chunk = 1; chunk < 200; chunk += 7) {
-    CsvScanner scanner;
-    LastRecordTracker tracker;
-    for (size_t pos = 0; pos < s.size(); pos += chunk) {
-      std::string piece = s.substr(pos, chunk);
-      uint64_t start = scanner.bytes();
-      scanner.scan(piece);
-      tracker.after_scan(piece, start, scanner);
-    }
-    EXPECT_EQ(tracker.last_record(), tail) << "chunk " << chunk;
-    EXPECT_TRUE(tracker.open_record().empty());
-  }
-}
-
-TEST(LastRecordTracker, KeepsTheOpenRecordOfATruncatedStream) {
+// Feeds `s` to a scanner and a tail in chunks of `chunk` bytes, then looks for an error.
+std::optional<std::pair<std::string, uint64_t>> tail_error(const std::string& s, size_t chunk) {
   CsvScanner scanner;
-  LastRecordTracker tracker;
-  std::string s = "1,2\n__exception__\r\nABCDEFGH12345678\r\nCode: 1. DB::Exception: x";
-  for (size_t pos = 0; pos < s.size(); pos += 5) {
-    std::string piece = s.substr(pos, 5);
-    uint64_t start = scanner.bytes();
+  StreamTail tail;
+  for (size_t pos = 0; pos < s.size(); pos += chunk) {
+    std::string piece = s.substr(pos, chunk);
     scanner.scan(piece);
-    tracker.after_scan(piece, start, scanner);
+    tail.append(piece);
   }
-  EXPECT_EQ(tracker.last_record(), "ABCDEFGH12345678\r\n");
-  EXPECT_EQ(tracker.open_record(), "Code: 1. DB::Exception: x");
+  auto found = tail.find_server_error(scanner.in_quotes());
+  if (!found) return std::nullopt;
+  return std::make_pair(std::string(found->text), found->records_in_text);
+}
+
+std::string some_rows() {
+  std::mt19937 rng(3);
+  return random_csv(rng, 200);
+}
+
+TEST(StreamTail, FindsThe18_16ErrorLineUnderEveryChunking) {
+  std::string error =
+      "Code: 395, e.displayText() = DB::Exception: boom, e.what() = DB::Exception\n";
+  for (size_t chunk : {1, 7, 100, 4096, 100000}) {
+    auto found = tail_error(some_rows() + error, chunk);
+    ASSERT_TRUE(found) << chunk;
+    EXPECT_EQ(found->first, error);
+    EXPECT_EQ(found->second, 1u);
+  }
+}
+
+TEST(StreamTail, FindsAMultiLineMessage) {
+  std::string error =
+      "Code: 279, e.displayText() = DB::NetException: All connection tries failed. Log: \n\n"
+      "Code: 210, e.displayText() = DB::NetException: Connection refused (127.0.0.2:9000)\n\n"
+      ", e.what() = DB::NetException\n";
+  auto found = tail_error(some_rows() + error, 64);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->first, error);
+  EXPECT_EQ(found->second, 5u);
+}
+
+TEST(StreamTail, FindsAnErrorAfterALongPartialRow) {
+  std::string error = "Code: 241. DB::Exception: Memory limit (total) exceeded\n";
+  std::string s = some_rows() + "\"" + std::string(6000, 'x') + "\",12345" + error;
+  auto found = tail_error(s, 1000);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->first, error);
+}
+
+TEST(StreamTail, FindsTheModernFramingAndItParses) {
+  // 25.11+: the message is framed with the response's exception tag, and the connection aborts.
+  std::string framed =
+      "\r\n__exception__\r\nAbCdEfGh12345678\r\nCode: 395. DB::Exception: Value passed to "
+      "'throwIf' "
+      "function is non-zero. (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO) (version 25.11.1.1)\n"
+      "120 AbCdEfGh12345678\r\n__exception__\r\n";
+  auto found = tail_error(some_rows() + "1,2" + framed, 50);
+  ASSERT_TRUE(found);
+  EXPECT_TRUE(found->first.starts_with("__exception__")) << found->first;
+  ServerError e = parse_server_error(found->first);
+  EXPECT_EQ(e.code, 395);
+  EXPECT_EQ(
+      e.message,
+      "Value passed to 'throwIf' function is non-zero. (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)");
+}
+
+TEST(StreamTail, IgnoresLookAlikesInsideQuotes) {
+  std::string s = some_rows() + "\"line1\nCode: 62, fake\n__exception__\n\",1\n\"Code: 1\"\n";
+  for (size_t chunk : {1, 5, 4096}) EXPECT_FALSE(tail_error(s, chunk)) << chunk;
+  EXPECT_FALSE(tail_error("Code: x\n1,2\n", 3));
+}
+
+TEST(StreamTail, KeepsOnlyTheLastBytes) {
+  StreamTail tail;
+  std::string s;
+  for (int i = 0; i < 5000; ++i) s += std::to_string(i) + ",";
+  for (size_t pos = 0; pos < s.size(); pos += 333)
+    tail.append(std::string_view(s).substr(pos, 333));
+  EXPECT_EQ(tail.bytes(), std::string_view(s).substr(s.size() - StreamTail::capacity));
 }
 
 }  // namespace

@@ -150,6 +150,21 @@ TEST(RotatingWriter, WritesPlainCsvWithoutCompression) {
   EXPECT_EQ(concat(w.contents), csv);
 }
 
+TEST(RotatingWriter, AFailedRenameTakesBackTheFilesAlreadyRenamed) {
+  TempDir dir;
+  // The second file's final name is a non-empty directory: rename() fails for it.
+  std::filesystem::create_directories(dir.path() / "f1" / "occupied");
+  ZstdEncoder encoder(1);
+  RotatingWriter writer([&](size_t i) { return dir.str() + "/f" + std::to_string(i); },
+                        {.max_rows = 100, .max_csv_bytes = 0, .max_compressed_bytes = 0}, &encoder,
+                        false);
+  writer.write(make_csv(150));
+  EXPECT_THROW(writer.commit(), Error);
+  writer.cancel();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "f0"));
+  EXPECT_EQ(dir.files(), std::vector<std::string>{});  // only the directory remains
+}
+
 TEST(RotatingWriter, EmptyStreamWritesNoFile) {
   TempDir dir;
   ZstdEncoder encoder(1);
@@ -163,7 +178,8 @@ TEST(RotatingWriter, EmptyStreamWritesNoFile) {
 }
 
 TEST(RotatingWriter, CancelAndDestructionLeaveNoFile) {
-  std::string csv = make_csv(1000);
+  // 1050 rows with a 100-row limit: the last file is open, mid-frame, when cancelled.
+  std::string csv = make_csv(1050);
   TempDir dir;
   ZstdEncoder encoder(1);
   {
