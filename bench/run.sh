@@ -109,6 +109,9 @@ measure "zstd -1 on the CSV file" file zstd -1 -T1 -q -c "$csv"
 measure "zstd -3 on the CSV file" file zstd -3 -T1 -q -c "$csv"
 measure "curl -o /dev/null (one partition)" partition curl -sS --fail -o /dev/null --data-binary "$one" "$url/"
 measure "curl -o /dev/null" table curl -sS --fail -o /dev/null --data-binary "$whole" "$url/"
+ids=$(ch <<<"SELECT DISTINCT partition_id FROM system.parts WHERE database = 'bench' AND table = 'events' AND active ORDER BY partition_id" | tr '\n' ' ')
+# The same queries chexport sends, one after another: the server's floor for a 1-worker export.
+measure "curl -o /dev/null, one query per partition" table bash -c "for p in $ids; do curl -sS --fail -o /dev/null --data-binary \"SELECT * FROM bench.events WHERE startsWith(_part, '\${p}_') FORMAT CSV\" '$url/'; done"
 measure "curl | zstd -1" table bash -c "curl -sS --fail --data-binary '$whole' '$url/' | zstd -1 -T1 -q > '$out/t.csv.zst'"
 measure "curl | zstd -3" table bash -c "curl -sS --fail --data-binary '$whole' '$url/' | zstd -3 -T1 -q > '$out/t.csv.zst'"
 measure "clickhouse-client | zstd -1" table bash -c "clickhouse-client --port $tcp_port --query '$whole' | zstd -1 -T1 -q > '$out/t.csv.zst'"
@@ -131,12 +134,15 @@ base = {"table": med[("curl -o /dev/null", "table")][0], "partition": med[("curl
 zstd1_cpu = med[("zstd -1 on the CSV file", "file")][1]
 print(f"CSV: {csv_bytes / 1e6:.0f} MB. Medians of {len(next(iter(runs.values())))} runs; "
       "wall ratio against `curl -o /dev/null` of the same query; CPU is user+sys of every process of the command.\n")
-print("| case | wall s | wall / curl | MB/s | CPU s | CPU / zstd -1 CPU | peak RSS MiB |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+per_partition = med[("curl -o /dev/null, one query per partition", "table")][0]
+print("| case | wall s | wall / curl | wall / curl per partition | MB/s | CPU s | CPU / zstd -1 CPU | peak RSS MiB |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for (name, kind), (wall, cpu, rss) in med.items():
     ratio = f"{wall / base[kind]:.2f}" if kind in base else "-"
-    mbs = csv_bytes / 1e6 / wall if kind != "partition" else float("nan")
-    print(f"| {name} | {wall:.2f} | {ratio} | {mbs:.0f} | {cpu:.2f} | {cpu / zstd1_cpu:.2f} | {rss / 1024:.1f} |")
+    ratio_pp = f"{wall / per_partition:.2f}" if kind == "table" else "-"
+    mbs = f"{csv_bytes / 1e6 / wall:.0f}" if kind != "partition" else "-"
+    name = name.replace("|", "\\|")
+    print(f"| {name} | {wall:.2f} | {ratio} | {ratio_pp} | {mbs} | {cpu:.2f} | {cpu / zstd1_cpu:.2f} | {rss / 1024:.1f} |")
 PY
 cat "$BENCH_DIR/results.md"
 echo "bench: raw numbers in $raw" >&2

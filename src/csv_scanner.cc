@@ -51,6 +51,18 @@ inline uint64_t prefix_xor(uint64_t x) noexcept {
   return x;
 }
 
+// Without -mpopcnt, std::popcount is a libgcc call; record ends are sparse (a few per block), so
+// clearing the lowest bit in a loop is cheaper than that call.
+inline uint64_t count_bits(uint64_t x) noexcept {
+#if defined(__POPCNT__)
+  return static_cast<uint64_t>(std::popcount(x));
+#else
+  uint64_t n = 0;
+  for (; x != 0; x &= x - 1) ++n;
+  return n;
+#endif
+}
+
 // Position of the k-th (0-based) set bit of x; x has more than k set bits.
 inline int nth_set_bit(uint64_t x, uint64_t k) noexcept {
   for (; k > 0; --k) x &= x - 1;
@@ -81,7 +93,7 @@ CsvScanner::Result CsvScanner::scan(std::string_view data, uint64_t record_limit
     Masks m = masks_of(block);
     uint64_t inside = prefix_xor(m.quotes) ^ in_quotes_;
     uint64_t ends = m.newlines & ~inside & valid;
-    uint64_t found = static_cast<uint64_t>(std::popcount(ends));
+    uint64_t found = count_bits(ends);
     uint64_t wanted = record_limit - result.records;
     if (found >= wanted) {
       // Stop right after the wanted terminator: keep only the ends up to it.

@@ -10,6 +10,7 @@
 // say "disk full". Not thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "chexport/byte_sink.h"
@@ -37,7 +38,10 @@ class AtomicFile final : public ByteSink {
  private:
   std::string final_path_;
   std::string temp_path_;
+  static constexpr uint64_t writeback_step = 8 << 20;
   int fd_ = -1;
+  uint64_t written_ = 0;
+  uint64_t flushed_ = 0;  // bytes whose writeback has been started
   bool finished_ = false;
   bool committed_ = false;
 };
