@@ -43,9 +43,11 @@ std::string human_bytes(uint64_t bytes) {
 }
 
 std::string task_name(const Task& task) {
-  return task.table.display() + " " +
-         (task.partition_id == "all" ? std::string("(whole table)")
-                                     : "partition " + task.partition);
+  std::string name = task.table.display() + " ";
+  name += task.partition_id == "all" || task.partition.empty() ? std::string("(whole table)")
+                                                               : "partition " + task.partition;
+  if (!task.range.empty()) name += " range " + task.range;
+  return name;
 }
 
 std::string where_clause(const Task& task) {
@@ -161,7 +163,9 @@ void prepare_output(const ExportOptions& options) {
   }
   std::error_code ec;
   fs::remove(manifest, ec);
-  for (const TableRef& t : options.tables) fs::remove_all(dir + "/" + table_dir(t.db, t.table), ec);
+  for (const TableSpec& t : options.tables) {
+    fs::remove_all(dir + "/" + table_dir(t.table.db, t.table.table), ec);
+  }
 }
 
 void write_manifest(const ExportOptions& options, const RunResult& run) {
@@ -175,6 +179,10 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
   RunResult run;
   run.started_at = utc_now();
   if (options.tables.empty()) throw_usage("no table to export (use --table db.table)");
+  if (options.workers != 1) {
+    spdlog::warn("--workers {}: parallel export is not built yet; exporting one task at a time",
+                 options.workers);
+  }
   if (options.output.format != "CSV" && options.output.format != "CSVWithNames") {
     throw_usage("--format must be CSV or CSVWithNames, not \"" + options.output.format + "\"");
   }
@@ -188,28 +196,27 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
   ServerVersion version = parse_server_version(run.server_version);
   spdlog::info("connected to ClickHouse {} at {}", run.server_version, options.connection.url);
 
-  std::vector<TablePlan> plans;
-  for (const TableRef& table : options.tables)
-    plans.push_back(plan_table(worker.client, version, table));
+  std::vector<TablePlan> plans = plan_export(worker.client, version, options.tables, options.split);
   prepare_output(options);
 
   for (const TablePlan& plan : plans) {
-    std::string dir = table_dir(plan.table.db, plan.table.table);
+    const TableRef& table = plan.spec.table;
+    std::string dir = table_dir(table.db, table.table);
     make_directories(options.output.dir + "/" + dir);
-    std::string schema =
-        worker.client.query("SHOW CREATE TABLE " + plan.table.sql() + " FORMAT TSVRaw",
-                            "reading the schema of " + plan.table.display());
+    std::string schema = worker.client.query("SHOW CREATE TABLE " + table.sql() + " FORMAT TSVRaw",
+                                             "reading the schema of " + table.display());
     if (!schema.empty() && schema.back() != '\n') schema += '\n';
     write_file_atomically(options.output.dir + "/" + dir + "/schema.sql", schema);
     run.schema_files.push_back(dir + "/schema.sql");
-    uint64_t rows = 0;
     for (const Task& task : plan.tasks) {
-      rows += task.planned_rows;
       TaskResult result;
       result.task = task;
       run.tasks.push_back(std::move(result));
     }
-    spdlog::info("{}: {} task(s), {} rows planned", plan.table.display(), plan.tasks.size(), rows);
+    spdlog::info("{}: {} task(s), {} rows planned", table.display(), plan.tasks.size(),
+                 plan.rows_in_bounds);
+    if (plan.tasks.empty())
+      spdlog::warn("{}: nothing to export within the bounds", table.display());
   }
 
   std::string stop_reason;  // set when an error makes the remaining tasks pointless

@@ -1,18 +1,22 @@
-// The command line: fills ExportOptions from flags and the environment, and calls the engine.
+// The command line: fills ExportOptions from the config file, the environment and the flags (in
+// that order, later ones winning), and calls the engine.
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-#include <CLI/CLI.hpp>
-
 #include <unistd.h>
-#include <atomic>
+
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
+#include "chexport/clickhouse.h"
+#include "chexport/config.h"
 #include "chexport/error.h"
 #include "chexport/exporter.h"
+#include "chexport/plan_report.h"
 #include "chexport/units.h"
 #include "chexport/version.h"
 
@@ -31,9 +35,9 @@ extern "C" void on_signal(int sig) {
 
 const char* exit_codes_text =
     "Exit codes:\n"
-    "  0    every task exported and validated\n"
+    "  0    every task exported and validated (plan: the plan was made)\n"
     "  1    internal error\n"
-    "  2    usage or configuration error (bad flag, bad value, output already exists)\n"
+    "  2    usage or configuration error (bad flag, bad config, output already exists)\n"
     "  3    export failed (query error, unknown table, truncated or failed stream, local I/O)\n"
     "  4    validation failed (row counts disagree)\n"
     "  5    cannot connect to the server (refused, unreachable, timed out)\n"
@@ -41,11 +45,72 @@ const char* exit_codes_text =
     "  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n"
     "\n"
     "Environment: CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD (the password is read only\n"
-    "from CLICKHOUSE_PASSWORD or --password-file, and never logged).\n";
+    "from the environment or a file, never from the command line, and never logged).\n";
+
+// Everything the flags can say; each is applied only when given.
+struct Flags {
+  std::string config, url, user, password_file, password_env;
+  std::vector<std::string> tables, settings;
+  std::string mode, partition_expr, lower, upper, split_field;
+  uint64_t max_rows_per_task = 0;
+  std::string max_bytes_per_task;
+  double connect_timeout = 10;
+  long speed_limit = 1, speed_time = 600;
+  std::string cacert;
+  bool insecure = false;
+  std::string log_level = "info";
+  // export only
+  std::string out, format, compression, max_bytes, max_compressed_bytes;
+  int zstd_level = 3;
+  uint64_t max_rows_per_file = 0;
+  int workers = 1;
+  bool fresh = false;
+  // plan only
+  bool json = false;
+};
+
+void add_common(CLI::App* app, Flags& f) {
+  app->add_option("--config,-c", f.config, "JSON configuration file (README \"Configuration\")");
+  app->add_option("--url", f.url,
+                  "ClickHouse HTTP(S) URL (env CLICKHOUSE_URL; default http://127.0.0.1:8123)");
+  app->add_option("--user", f.user,
+                  "user name (env CLICKHOUSE_USER; default: the server's default user)");
+  app->add_option("--password-file", f.password_file, "read the password from this file");
+  app->add_option("--password-env", f.password_env,
+                  "read the password from this environment variable (default CLICKHOUSE_PASSWORD)");
+  app->add_option("--table,-t", f.tables,
+                  "table to export, db.table (repeatable; replaces the config's tables)");
+  app->add_option("--mode", f.mode,
+                  "all (one task per table) or partition (one per partition; default)");
+  app->add_option("--partition-expr", f.partition_expr,
+                  "group rows into tasks by this expression (default: the partition key)");
+  app->add_option("--lower-condition", f.lower,
+                  "SQL condition ANDed into every task (oldest data wanted)");
+  app->add_option("--upper-condition", f.upper,
+                  "SQL condition ANDed into every task (newest data wanted)");
+  app->add_option("--split-field", f.split_field,
+                  "Date/DateTime/integer column to cut oversized tasks by");
+  app->add_option("--max-rows-per-task", f.max_rows_per_task,
+                  "split tasks with more rows (0: no limit)");
+  app->add_option("--max-bytes-per-task", f.max_bytes_per_task,
+                  "split tasks with more data, e.g. 20GiB (0: no limit)");
+  app->add_option("--setting", f.settings,
+                  "key=value ClickHouse setting for every query (repeatable)");
+  app->add_option("--connect-timeout", f.connect_timeout, "seconds to wait for a connection")
+      ->capture_default_str();
+  app->add_option("--speed-limit", f.speed_limit,
+                  "abort a transfer slower than this many bytes/s ...")
+      ->capture_default_str();
+  app->add_option("--speed-time", f.speed_time, "... for this many seconds")->capture_default_str();
+  app->add_option("--cacert", f.cacert, "CA certificate bundle for https");
+  app->add_flag("--insecure,-k", f.insecure, "do not verify the server's TLS certificate");
+  app->add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
+      ->capture_default_str();
+}
 
 std::string read_password_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw_usage("--password-file: cannot read " + path);
+  if (!in) throw_usage("password file: cannot read " + path);
   std::stringstream ss;
   ss << in.rdbuf();
   std::string password = ss.str();
@@ -67,6 +132,136 @@ void check_url(const std::string& url) {
   }
 }
 
+bool given(const CLI::App* app, const char* name) {
+  return app->count(name) > 0;
+}
+
+// Config file, then environment, then flags.
+ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting) {
+  LoadedConfig config;
+  if (given(app, "--config")) config = load_config(f.config);
+  ExportOptions o = config.options;
+
+  ConnectionOptions& c = o.connection;
+  if (const char* v = std::getenv("CLICKHOUSE_URL"); v != nullptr && *v) c.url = v;
+  if (const char* v = std::getenv("CLICKHOUSE_USER"); v != nullptr && *v) c.user = v;
+  if (given(app, "--url")) c.url = f.url;
+  if (given(app, "--user")) c.user = f.user;
+  check_url(c.url);
+
+  std::string password_file =
+      given(app, "--password-file") ? f.password_file : config.password_file;
+  std::string password_env = given(app, "--password-env")  ? f.password_env
+                             : config.password_env.empty() ? "CLICKHOUSE_PASSWORD"
+                                                           : config.password_env;
+  if (!password_file.empty()) {
+    c.password = read_password_file(password_file);
+  } else if (const char* p = std::getenv(password_env.c_str())) {
+    c.password = p;
+  } else if (given(app, "--password-env") || !config.password_env.empty()) {
+    throw_usage("the password variable " + password_env + " is not set");
+  }
+
+  for (const std::string& s : f.settings) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw_usage("--setting must be key=value, got \"" + s + "\"");
+    std::string key = s.substr(0, eq);
+    std::erase_if(c.settings, [&](const auto& kv) { return kv.first == key; });
+    c.settings.emplace_back(std::move(key), s.substr(eq + 1));
+  }
+  for (const auto& [key, value] : c.settings) {
+    // Credentials never travel as URL parameters; query and session ids are chexport's own.
+    for (const char* reserved : {"user", "password", "quota_key", "query_id", "session_id"}) {
+      if (key == reserved) {
+        throw_usage("setting " + key + " is not allowed: " +
+                    (key == "user" || key == "password"
+                         ? std::string("use --user and CLICKHOUSE_PASSWORD or --password-file")
+                         : std::string("chexport sets it itself")));
+      }
+    }
+  }
+  if (given(app, "--connect-timeout"))
+    c.connect_timeout_ms = static_cast<long>(f.connect_timeout * 1000);
+  if (given(app, "--speed-limit")) c.speed_limit = f.speed_limit;
+  if (given(app, "--speed-time")) c.speed_time = f.speed_time;
+  if (given(app, "--cacert")) c.cacert = f.cacert;
+  if (f.insecure) c.insecure = true;
+
+  // Tables: --table replaces the config's list; table flags apply to the single-table case.
+  if (given(app, "--table")) {
+    o.tables.clear();
+    for (const std::string& t : f.tables)
+      o.tables.push_back(TableSpec{parse_table_ref(t), TableMode::partition, "", "", "", ""});
+  }
+  bool table_flags = given(app, "--mode") || given(app, "--partition-expr") ||
+                     given(app, "--lower-condition") || given(app, "--upper-condition") ||
+                     given(app, "--split-field");
+  if (table_flags && o.tables.size() > 1 && !given(app, "--table")) {
+    throw_usage(
+        "--mode, --partition-expr, --lower-condition, --upper-condition and --split-field "
+        "apply to a single table; the config lists " +
+        std::to_string(o.tables.size()));
+  }
+  for (TableSpec& t : o.tables) {
+    if (given(app, "--mode")) {
+      if (f.mode != "all" && f.mode != "partition")
+        throw_usage("--mode must be all or partition, not \"" + f.mode + "\"");
+      t.mode = f.mode == "all" ? TableMode::all : TableMode::partition;
+    }
+    if (given(app, "--partition-expr")) t.partition_expr = f.partition_expr;
+    if (given(app, "--lower-condition")) t.lower_condition = f.lower;
+    if (given(app, "--upper-condition")) t.upper_condition = f.upper;
+    if (given(app, "--split-field")) t.split_field = f.split_field;
+  }
+  if (o.tables.empty())
+    throw_usage("no table to export: give --table db.table or a config with \"tables\"");
+  if (given(app, "--max-rows-per-task")) o.split.max_rows_per_task = f.max_rows_per_task;
+  if (given(app, "--max-bytes-per-task"))
+    o.split.max_bytes_per_task = parse_size(f.max_bytes_per_task, "--max-bytes-per-task");
+
+  if (exporting) {
+    OutputOptions& out = o.output;
+    if (given(app, "--out")) out.dir = f.out;
+    if (out.dir.empty())
+      throw_usage("no output directory: give --out DIR or \"output\": {\"dir\": ...}");
+    if (given(app, "--format")) out.format = f.format;
+    if (out.format != "CSV" && out.format != "CSVWithNames") {
+      throw_usage("--format must be CSV or CSVWithNames, not \"" + out.format + "\"");
+    }
+    if (given(app, "--compression")) {
+      if (f.compression != "zstd" && f.compression != "none") {
+        throw_usage("--compression must be zstd or none, not \"" + f.compression + "\"");
+      }
+      out.compression = f.compression == "zstd" ? Compression::zstd : Compression::none;
+    }
+    if (given(app, "--zstd-level")) out.zstd_level = f.zstd_level;
+    if (given(app, "--max-rows-per-file")) out.limits.max_rows = f.max_rows_per_file;
+    if (given(app, "--max-bytes-per-file"))
+      out.limits.max_csv_bytes = parse_size(f.max_bytes, "--max-bytes-per-file");
+    if (given(app, "--max-compressed-bytes-per-file")) {
+      out.limits.max_compressed_bytes =
+          parse_size(f.max_compressed_bytes, "--max-compressed-bytes-per-file");
+    }
+    if (given(app, "--fresh")) out.fresh = f.fresh;
+    if (given(app, "--workers")) o.workers = f.workers;
+    if (o.workers < 1 || o.workers > 256) throw_usage("--workers must be 1 to 256");
+  }
+  return o;
+}
+
+int run_plan(const ExportOptions& options, bool json) {
+  ClickHouseClient client(options.connection);
+  client.set_cancel_flag(&cancel_token.requested);
+  ServerVersion version = client.server_version();
+  auto plans = plan_export(client, version, options.tables, options.split);
+  std::cout << (json ? plan_json(plans) : plan_text(plans));
+  size_t tasks = 0;
+  for (const auto& p : plans) tasks += p.tasks.size();
+  if (tasks == 0) spdlog::warn("the plan is empty: no rows within the bounds");
+  return exit_code::ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -80,55 +275,28 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "chexport " CHEXPORT_VERSION);
   app.require_subcommand(1);
 
-  ExportOptions options;
-  std::vector<std::string> tables;
-  std::vector<std::string> settings;
-  std::string password_file, log_level = "info", compression = "zstd";
-  std::string max_bytes, max_compressed_bytes;
-  double connect_timeout = 10;
-
-  auto* exp = app.add_subcommand("export", "export tables, one validated task per partition");
-  exp->add_option("--url", options.connection.url, "ClickHouse HTTP(S) URL")
-      ->envname("CLICKHOUSE_URL")
-      ->capture_default_str();
-  exp->add_option("--user", options.connection.user,
-                  "user name (default: the server's default user)")
-      ->envname("CLICKHOUSE_USER");
-  exp->add_option("--password-file", password_file,
-                  "read the password from this file (else from CLICKHOUSE_PASSWORD)");
-  exp->add_option("--table,-t", tables, "table to export, db.table (repeatable)")->required();
-  exp->add_option("--out,-o", options.output.dir, "output directory")->required();
-  exp->add_option("--format", options.output.format, "CSV or CSVWithNames")->capture_default_str();
-  exp->add_option("--compression", compression, "zstd or none")->capture_default_str();
-  exp->add_option("--zstd-level", options.output.zstd_level,
-                  "zstd level (1-22; negative levels are faster)")
-      ->capture_default_str();
-  exp->add_option("--max-rows-per-file", options.output.limits.max_rows,
-                  "start a new file after this many rows (0: no limit)")
-      ->capture_default_str();
-  exp->add_option("--max-bytes-per-file", max_bytes,
+  Flags f;
+  auto* exp =
+      app.add_subcommand("export", "export tables: one validated task per partition or range");
+  auto* plan = app.add_subcommand("plan", "show the tasks an export would run, and export nothing");
+  add_common(exp, f);
+  add_common(plan, f);
+  exp->add_option("--out,-o", f.out, "output directory");
+  exp->add_option("--format", f.format, "CSV (default) or CSVWithNames");
+  exp->add_option("--compression", f.compression, "zstd (default) or none");
+  exp->add_option("--zstd-level", f.zstd_level,
+                  "zstd level (1-22; negative levels are faster; default 3)");
+  exp->add_option("--max-rows-per-file", f.max_rows_per_file,
+                  "start a new file after this many rows (default 100000000; 0: no limit)");
+  exp->add_option("--max-bytes-per-file", f.max_bytes,
                   "start a new file after this much CSV (e.g. 1GiB; 0: no limit)");
-  exp->add_option("--max-compressed-bytes-per-file", max_compressed_bytes,
+  exp->add_option("--max-compressed-bytes-per-file", f.max_compressed_bytes,
                   "start a new file after about this much compressed output (0: no limit)");
-  exp->add_option("--setting", settings,
-                  "key=value ClickHouse setting for every query (repeatable)");
-  exp->add_option("--connect-timeout", connect_timeout, "seconds to wait for a connection")
+  exp->add_option("--workers,-j", f.workers, "tasks exported at once (default 1)");
+  exp->add_flag("--fresh", f.fresh, "replace an earlier export in the output directory");
+  plan->add_flag("--json", f.json, "print the plan as JSON");
+  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
-  exp->add_option("--speed-limit", options.connection.speed_limit,
-                  "abort a transfer slower than this many bytes/s ...")
-      ->capture_default_str();
-  exp->add_option("--speed-time", options.connection.speed_time, "... for this many seconds")
-      ->capture_default_str();
-  exp->add_option("--cacert", options.connection.cacert, "CA certificate bundle for https");
-  exp->add_flag("--insecure,-k", options.connection.insecure,
-                "do not verify the server's TLS certificate");
-  exp->add_flag("--fresh", options.output.fresh,
-                "replace an earlier export in the output directory");
-  // Accepted before and after the subcommand.
-  for (CLI::App* scope : {&app, exp}) {
-    scope->add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
-        ->capture_default_str();
-  }
 
   try {
     app.parse(argc, argv);
@@ -138,52 +306,19 @@ int main(int argc, char** argv) {
   }
 
   try {
-    auto level = spdlog::level::from_str(log_level);
-    if (level == spdlog::level::off && log_level != "off")
-      throw_usage("--log-level: unknown level \"" + log_level + "\"");
+    auto level = spdlog::level::from_str(f.log_level);
+    if (level == spdlog::level::off && f.log_level != "off") {
+      throw_usage("--log-level: unknown level \"" + f.log_level + "\"");
+    }
     spdlog::set_level(level);
-
-    check_url(options.connection.url);
-    for (const std::string& t : tables) options.tables.push_back(parse_table_ref(t));
-    for (const std::string& s : settings) {
-      auto eq = s.find('=');
-      if (eq == std::string::npos || eq == 0)
-        throw_usage("--setting must be key=value, got \"" + s + "\"");
-      std::string key = s.substr(0, eq);
-      // Credentials never travel as URL parameters; query and session ids are chexport's own.
-      for (const char* reserved : {"user", "password", "quota_key", "query_id", "session_id"}) {
-        if (key == reserved) {
-          throw_usage("--setting " + key + " is not allowed: " +
-                      (key == "user" || key == "password"
-                           ? std::string("use --user and CLICKHOUSE_PASSWORD or --password-file")
-                           : std::string("chexport sets it itself")));
-        }
-      }
-      options.connection.settings.emplace_back(std::move(key), s.substr(eq + 1));
-    }
-    if (!password_file.empty()) {
-      options.connection.password = read_password_file(password_file);
-    } else if (const char* p = std::getenv("CLICKHOUSE_PASSWORD")) {
-      options.connection.password = p;
-    }
-    if (compression == "zstd")
-      options.output.compression = Compression::zstd;
-    else if (compression == "none")
-      options.output.compression = Compression::none;
-    else
-      throw_usage("--compression must be zstd or none, not \"" + compression + "\"");
-    if (!max_bytes.empty())
-      options.output.limits.max_csv_bytes = parse_size(max_bytes, "--max-bytes-per-file");
-    if (!max_compressed_bytes.empty()) {
-      options.output.limits.max_compressed_bytes =
-          parse_size(max_compressed_bytes, "--max-compressed-bytes-per-file");
-    }
-    options.connection.connect_timeout_ms = static_cast<long>(connect_timeout * 1000);
+    bool exporting = exp->parsed();
+    ExportOptions options = build_options(exporting ? exp : plan, f, exporting);
 
     http_global_init();
     std::signal(SIGPIPE, SIG_IGN);  // a closed stderr pipe must not kill a run mid-commit
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    if (!exporting) return run_plan(options, f.json);
 
     RunResult run = run_export(options, &cancel_token);
     if (cancel_token.requested.load()) {

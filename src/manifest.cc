@@ -61,9 +61,19 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
   j.end_object();
   j.end_object();
 
+  j.key("split")
+      .begin_object()
+      .field("max_rows_per_task", options.split.max_rows_per_task)
+      .field("max_bytes_per_task", options.split.max_bytes_per_task)
+      .end_object();
   j.key("tables").begin_array();
   for (size_t i = 0; i < options.tables.size(); ++i) {
-    j.begin_object().field("db", options.tables[i].db).field("table", options.tables[i].table);
+    const TableSpec& t = options.tables[i];
+    j.begin_object().field("db", t.table.db).field("table", t.table.table);
+    j.field("mode", t.mode == TableMode::all ? "all" : "partition");
+    j.field("partition_expr", t.partition_expr);
+    j.field("lower_condition", t.lower_condition).field("upper_condition", t.upper_condition);
+    j.field("split_field", t.split_field);
     if (i < run.schema_files.size()) j.field("schema", run.schema_files[i]);
     j.end_object();
   }
@@ -74,7 +84,8 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
     j.begin_object();
     j.field("db", t.task.table.db).field("table", t.task.table.table);
     j.field("partition", t.task.partition).field("partition_id", t.task.partition_id);
-    j.field("predicate", t.task.predicate).field("dir", t.task.dir);
+    j.field("range", t.task.range).field("predicate", t.task.predicate).field("dir", t.task.dir);
+    if (!t.task.note.empty()) j.field("note", t.task.note);
     j.field("planned_rows", t.task.planned_rows);
     j.field("expected_rows", t.count_before);
     j.field("rows_after", t.count_after);

@@ -36,8 +36,10 @@ struct OutputOptions {
 
 struct ExportOptions {
   ConnectionOptions connection;
-  std::vector<TableRef> tables;
+  std::vector<TableSpec> tables;
   OutputOptions output;
+  SplitOptions split;
+  int workers = 1;
 };
 
 enum class TaskStatus { pending, done, failed };

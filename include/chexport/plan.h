@@ -1,8 +1,17 @@
-// Export planning: one task per partition of a table, read from system.parts.
+// Export planning: which tasks a run consists of, and how many rows each must produce.
 //
-// Plans are pure data, deterministic for the same table contents: tasks are ordered by their
-// output directory name, which is derived only from the partition value. plan_table() throws
-// chexport::Error (unknown table, server errors).
+// Per table (README "Planning"):
+// - mode "all": one task over the whole table within its bounds;
+// - mode "partition" with the table's own partition key (or no partition_expr): one task per
+//   partition from system.parts, selected so that it prunes (partition_predicate());
+// - mode "partition" with another expression: one task per value of it, counted with GROUP BY
+//   and selected with `(expr) = <literal>` (`isNull(expr)` for NULL);
+// - lower_condition / upper_condition are ANDed into every predicate and every count;
+// - a task above SplitOptions' limits is cut into half-open ranges of split_field chosen from the
+//   server's own distribution (split_task(), src/split.cc).
+// The plan checks itself: the tasks' rows add up to count() within the bounds, else it throws.
+// Plans are deterministic for the same data and options: tasks are ordered by output directory.
+// Everything here throws chexport::Error (usage for a bad spec, else the server's errors).
 #pragma once
 
 #include <cstdint>
@@ -23,20 +32,40 @@ struct TableRef {
 // "db.table" or "table" (database "default"); throws a usage Error for anything else.
 TableRef parse_table_ref(std::string_view text);
 
+enum class TableMode { all, partition };
+
+struct TableSpec {
+  TableRef table;
+  TableMode mode = TableMode::partition;
+  std::string partition_expr;  // empty: the table's partition key
+  std::string lower_condition;
+  std::string upper_condition;
+  std::string split_field;
+  std::string bounds() const;  // "(lower) AND (upper)", either, or empty
+};
+
+struct SplitOptions {
+  uint64_t max_rows_per_task = 0;   // 0 = no limit
+  uint64_t max_bytes_per_task = 0;  // 0 = no limit (estimated from uncompressed part sizes)
+};
+
 struct Task {
   TableRef table;
-  std::string partition;     // the partition key's value as ClickHouse prints it ("201503")
-  std::string partition_id;  // "all" for an unpartitioned table
+  std::string partition;     // the partition (or partition_expr) value as text; "" in mode all
+  std::string partition_id;  // system.parts id when selected by partition
+  std::string range;         // the split_field range ("[lo, hi)"), empty when not split
   std::string predicate;     // selects exactly this task's rows; empty means the whole table
   uint64_t planned_rows = 0;
   uint64_t bytes_on_disk = 0;
   uint64_t uncompressed_bytes = 0;
-  std::string dir;  // output directory of the task's files, relative to the output root
+  std::string dir;   // output directory of the task's files, relative to the output root
+  std::string note;  // why it was split, or why it could not be
 };
 
 struct TablePlan {
-  TableRef table;
+  TableSpec spec;
   std::string engine;
+  uint64_t rows_in_bounds = 0;  // count() within the bounds, which the tasks add up to
   std::vector<Task> tasks;
 };
 
@@ -44,6 +73,15 @@ struct TablePlan {
 // (reference §7): `_partition_id = 'id'` from 21.4, `startsWith(_part, 'id_')` before.
 std::string partition_predicate(const ServerVersion& version, std::string_view partition_id);
 
-TablePlan plan_table(ClickHouseClient& client, const ServerVersion& version, const TableRef& table);
+std::vector<TablePlan> plan_export(ClickHouseClient& client, const ServerVersion& version,
+                                   const std::vector<TableSpec>& tables, const SplitOptions& split);
+
+// Cuts `task` into ranges of `spec.split_field` of at most `row_limit` rows each (split.cc).
+// `field_type` is the column's type as system.columns gives it.
+std::vector<Task> split_task(ClickHouseClient& client, const TableSpec& spec, const Task& task,
+                             const std::string& field_type, uint64_t row_limit);
+
+// "a AND b" of the non-empty parts, each parenthesized.
+std::string and_predicates(const std::vector<std::string>& parts);
 
 }  // namespace chexport

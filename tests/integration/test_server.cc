@@ -84,11 +84,13 @@ CommandResult run_chexport(const std::vector<std::string>& args,
   for (const auto& [k, v] : env) command += " " + shell_quote(k + "=" + v);
   command += " " + shell_quote(bin);
   for (const auto& a : args) command += " " + shell_quote(a);
-  command += " </dev/null >" + shell_quote(out_file) + " 2>&1";
+  std::string err_file = out_dir.str() + "/stderr.txt";
+  command += " </dev/null >" + shell_quote(out_file) + " 2>" + shell_quote(err_file);
   int status = std::system(command.c_str());
   CommandResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.output = read_file(out_file);
+  result.out = read_file(out_file);
+  result.output = read_file(err_file) + result.out;
   return result;
 }
 

@@ -21,7 +21,8 @@ std::string http_query(const std::string& sql, const std::string& params = "");
 
 struct CommandResult {
   int exit_code = -1;
-  std::string output;  // stderr + stdout
+  std::string output;  // stderr, then stdout
+  std::string out;     // stdout alone
 };
 
 // Runs the chexport binary with `args`, extra environment variables, and stdin from /dev/null.
