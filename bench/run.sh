@@ -144,6 +144,32 @@ for (name, kind), (wall, cpu, rss) in med.items():
     name = name.replace("|", "\\|")
     print(f"| {name} | {wall:.2f} | {ratio} | {ratio_pp} | {mbs} | {cpu:.2f} | {cpu / zstd1_cpu:.2f} | {rss / 1024:.1f} |")
 PY
+# Planning: a table with 1,000 partitions (issue 4 asks for well under a second).
+if [[ $(ch <<<"SELECT count() FROM system.tables WHERE database = 'bench' AND name = 'many'") != 1 ]]; then
+  ch <<<'CREATE TABLE bench.many (p UInt16, n UInt64) ENGINE = MergeTree PARTITION BY p ORDER BY n'
+  # 18.16 refuses more than 100 partitions per INSERT block: ten inserts of 100 partitions each.
+  for k in 0 1 2 3 4 5 6 7 8 9; do
+    ch <<<"INSERT INTO bench.many SELECT $k * 100 + number % 100, number FROM numbers(10000)"
+  done
+fi
+: >"$BENCH_DIR/plan.tsv"
+for ((i = 1; i <= REPS; i++)); do
+  /usr/bin/time -f "%e" -o "$BENCH_DIR/time.txt" "$chexport" plan --url "$url" -t bench.many --json >/dev/null
+  cat "$BENCH_DIR/time.txt" >>"$BENCH_DIR/plan.tsv"
+  /usr/bin/time -f "%e" -o "$BENCH_DIR/time.txt" "$chexport" plan --url "$url" -t bench.many \
+    --lower-condition "n > 10" --json >/dev/null
+  sed 's/^/bounds /' "$BENCH_DIR/time.txt" >>"$BENCH_DIR/plan.tsv"
+done
+python3 - "$BENCH_DIR/plan.tsv" >>"$BENCH_DIR/results.md" <<'PY'
+import statistics, sys
+plain, bounded = [], []
+for line in open(sys.argv[1]):
+    parts = line.split()
+    (bounded if parts[0] == "bounds" else plain).append(float(parts[-1]))
+print(f"\nPlanning `bench.many` (1,000 partitions), `chexport plan --json`, median wall time: "
+      f"{statistics.median(plain):.3f} s; with a lower_condition (one extra GROUP BY count): "
+      f"{statistics.median(bounded):.3f} s.")
+PY
 cat "$BENCH_DIR/results.md"
 echo "bench: raw numbers in $raw" >&2
 "$root/build-release/bench/micro_bench" --benchmark_min_time=0.5

@@ -2,7 +2,9 @@
 
 #include <curl/curl.h>
 #include <simdjson.h>
+#include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <random>
@@ -148,7 +150,12 @@ void check_response(const HttpResponse& r, const std::string& url, std::string_v
     if (e.code != 0) message += "ClickHouse error " + std::to_string(e.code) + " ";
     message += "(HTTP " + std::to_string(r.status) + ")";
     if (!e.message.empty()) message += ": " + e.message;
-    throw Error(kind, category, message);
+    Error error(kind, category, message);
+    // Retry-After: delay-seconds (the HTTP-date form is not worth a date parser here).
+    if (!r.retry_after.empty() && std::isdigit(static_cast<unsigned char>(r.retry_after[0]))) {
+      error.with_retry_after(std::atof(r.retry_after.c_str()));
+    }
+    throw error;
   }
   if (r.curl_code == CURLE_OK) return;
 
@@ -212,6 +219,10 @@ std::string ClickHouseClient::query_string(const std::string& query_id) const {
 
 void ClickHouseClient::stream(std::string_view sql, const std::string& query_id, ByteSink& sink,
                               std::string_view what) {
+  {
+    std::lock_guard lock(current_mutex_);
+    current_query_id_ = query_id;
+  }
   HttpResponse r = http_.post(query_string(query_id), sql, sink);
   check_response(r, http_.options().url, what);
 }
@@ -267,6 +278,17 @@ std::vector<std::vector<std::string>> ClickHouseClient::query_rows(std::string_v
     rows.push_back(std::move(values));
   }
   return rows;
+}
+
+void ClickHouseClient::kill_queries(const std::vector<std::string>& query_ids) noexcept {
+  if (query_ids.empty()) return;
+  std::string list;
+  for (const auto& id : query_ids) list += (list.empty() ? "" : ", ") + quote_string(id);
+  try {
+    query("KILL QUERY WHERE query_id IN (" + list + ") ASYNC FORMAT TSV", "killing queries");
+  } catch (const std::exception& e) {
+    spdlog::warn("could not kill queries {} on the server: {}", list, e.what());
+  }
 }
 
 ServerVersion ClickHouseClient::server_version() {

@@ -2,13 +2,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <mutex>
+#include <random>
+#include <thread>
 
 #include "chexport/atomic_file.h"
 #include "chexport/clickhouse.h"
 #include "chexport/error.h"
+#include "chexport/resume.h"
+#include "chexport/task_export.h"
 
 namespace chexport {
 namespace {
@@ -42,134 +48,220 @@ std::string human_bytes(uint64_t bytes) {
   return buf;
 }
 
-std::string task_name(const Task& task) {
-  std::string name = task.table.display() + " ";
-  name += task.partition_id == "all" || task.partition.empty() ? std::string("(whole table)")
-                                                               : "partition " + task.partition;
-  if (!task.range.empty()) name += " range " + task.range;
-  return name;
+bool cancelled(const CancelToken* cancel) {
+  return cancel != nullptr && cancel->requested.load();
 }
 
-std::string where_clause(const Task& task) {
-  return task.predicate.empty() ? std::string() : " WHERE " + task.predicate;
-}
+// State shared by the workers of one run.
+class Run {
+ public:
+  Run(const ExportOptions& options, const CancelToken* cancel, RunResult& result,
+      Progress& progress)
+      : options_(options), cancel_(cancel), result_(result), progress_(progress) {}
 
-uint64_t count_rows(ClickHouseClient& client, const Task& task, const char* when) {
-  auto rows =
-      client.query_rows("SELECT toString(count()) FROM " + task.table.sql() + where_clause(task),
-                        std::string("counting rows of ") + task_name(task) + " " + when);
-  return std::stoull(rows.at(0).at(0));
-}
+  // Exports result_.tasks[i] for every i in `queue`, with up to options_.workers threads.
+  void execute(const std::vector<size_t>& queue) {
+    queue_ = queue;
+    size_t n = std::min<size_t>(static_cast<size_t>(options_.workers), queue_.size());
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (size_t i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>(options_, cancel_));
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < n; ++i) threads.emplace_back([this, w = workers[i].get()] { work(*w); });
+    for (auto& t : threads) t.join();
+    if (cancelled(cancel_) && !workers.empty()) {
+      // The transfers stopped; a query that had produced nothing yet would run on.
+      std::vector<std::string> ids;
+      for (const auto& w : workers) ids.push_back(w->client.current_query_id());
+      Worker killer(options_, nullptr);
+      killer.client.kill_queries(ids);
+    }
+  }
 
-// Everything one export attempt needs that outlives the attempt (reused across tasks).
-struct Worker {
-  ClickHouseClient client;
-  std::unique_ptr<ZstdEncoder> encoder;
+  void write_manifest() {
+    std::lock_guard lock(mutex_);
+    write_manifest_locked();
+  }
+
+ private:
+  void write_manifest_locked() {
+    write_file_atomically(options_.output.dir + "/manifest.json", manifest_json(options_, result_));
+  }
+
+  bool should_stop() {
+    if (cancelled(cancel_)) return true;
+    std::lock_guard lock(mutex_);
+    return !stop_reason_.empty();
+  }
+
+  void work(Worker& worker) {
+    while (!should_stop()) {
+      size_t next = next_.fetch_add(1);
+      if (next >= queue_.size()) return;
+      TaskResult result;
+      {
+        std::lock_guard lock(mutex_);
+        result = result_.tasks[queue_[next]];
+      }
+      run_task(worker, result);
+      std::lock_guard lock(mutex_);
+      result_.tasks[queue_[next]] = result;
+      result_.seconds = seconds_since(start_);
+      write_manifest_locked();
+    }
+  }
+
+  // Sleeps for `seconds` unless the run is cancelled or stopped first.
+  void pause(double seconds) {
+    auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(seconds));
+    while (Clock::now() < until && !should_stop())
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  double backoff(int attempt, const Error& e) {
+    const RetryPolicy& p = options_.retry;
+    double delay =
+        std::min(p.max_delay, p.first_delay * static_cast<double>(1u << std::min(attempt - 1, 20)));
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    delay *= std::uniform_real_distribution<double>(
+        0.5, 1.0)(rng);  // jitter: workers do not retry in step
+    if (e.retry_after() >= 0) delay = std::max(delay, std::min(e.retry_after(), p.max_delay));
+    return delay;
+  }
+
+  void run_task(Worker& worker, TaskResult& result) {
+    const auto task_start = Clock::now();
+    for (int attempt = 1;; ++attempt) {
+      result.attempts = attempt;
+      try {
+        export_attempt(worker, options_.output, result, cancel_, progress_, attempt);
+        result.status = TaskStatus::done;
+        result.error.clear();
+        result.seconds = seconds_since(task_start);
+        spdlog::info("{}: {} rows in {} file(s), {} CSV -> {} ({:.2f} s{})", task_name(result.task),
+                     result.written_rows, result.files.size(), human_bytes(result.csv_bytes),
+                     human_bytes(result.compressed_bytes), result.seconds,
+                     attempt > 1 ? ", attempt " + std::to_string(attempt) : std::string());
+        progress_.task_finished(result.task, true, result.written_rows, result.files, "", false);
+        return;
+      } catch (const Error& e) {
+        if (e.category() != ErrorCategory::cancelled) {
+          // The server may still be running the query (a count(), or a slow first block).
+          worker.client.kill_queries({worker.client.current_query_id()});
+        }
+        bool retry = e.transient() && attempt <= options_.retry.retries && !should_stop();
+        if (!retry) {
+          fail(result, e, task_start);
+          return;
+        }
+        double delay = backoff(attempt, e);
+        spdlog::warn("{} (attempt {} of {}; retrying in {:.1f} s)", e.what(), attempt,
+                     options_.retry.retries + 1, delay);
+        progress_.retry(result.task, attempt, delay, e.what());
+        pause(delay);
+      } catch (const std::exception& e) {
+        // Not expected (a malformed answer, say), but it must not lose the manifest.
+        fail(result,
+             Error(ErrorKind::permanent, ErrorCategory::export_failed,
+                   "export of " + task_name(result.task) + ": " + e.what()),
+             task_start);
+        return;
+      }
+    }
+  }
+
+  void fail(TaskResult& result, const Error& e, Clock::time_point task_start) {
+    result.status = TaskStatus::failed;
+    result.error = e.what();
+    result.exit_code = exit_code_for(e.category());
+    result.written_rows = result.csv_bytes = result.compressed_bytes = 0;
+    result.files.clear();
+    result.seconds = seconds_since(task_start);
+    if (e.category() != ErrorCategory::cancelled) spdlog::error("{}", e.what());
+    progress_.task_finished(result.task, false, 0, {}, result.error, false);
+    std::lock_guard lock(mutex_);
+    if (result_.exit_code == 0) result_.exit_code = result.exit_code;
+    if (stops_the_run(e.category()) && stop_reason_.empty()) stop_reason_ = result.error;
+  }
+
+  const ExportOptions& options_;
+  const CancelToken* cancel_;
+  RunResult& result_;
+  Progress& progress_;
+  std::vector<size_t> queue_;
+  std::atomic<size_t> next_{0};
+  std::mutex mutex_;  // result_, stop_reason_, the manifest file
+  std::string stop_reason_;
+  Clock::time_point start_ = Clock::now();
+
+ public:
+  std::string stop_reason() {
+    std::lock_guard lock(mutex_);
+    return stop_reason_;
+  }
 };
 
-// An error message the server appended to the body (reference §1, check 4), if any. Mid-stream
-// errors are transient: the response was already 200, and a new attempt starts from scratch.
-void throw_if_server_error_in_tail(const RotatingWriter& writer, const std::string& what) {
-  auto found = writer.tail().find_server_error(writer.scanner().in_quotes());
-  if (!found) return;
-  ServerError e = parse_server_error(found->text);
-  uint64_t rows = writer.rows() - std::min(writer.rows(), found->records_in_text);
-  std::string message =
-      what + ": the server failed mid-stream after " + std::to_string(rows) + " rows: ";
-  if (e.code != 0) message += "ClickHouse error " + std::to_string(e.code) + ": ";
-  message += e.message;
-  throw Error(ErrorKind::transient, ErrorCategory::export_failed, message);
-}
-
-// The stream's own evidence of failure: an appended error message, or a body that stops inside a
-// record. Returns normally for a clean stream.
-void check_stream_tail(const RotatingWriter& writer, const std::string& what) {
-  throw_if_server_error_in_tail(writer, what);
-  if (!writer.scanner().at_record_boundary()) {
-    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
-                what + ": the response ended inside a record after " +
-                    std::to_string(writer.csv_bytes()) + " bytes (truncated stream)");
-  }
-}
-
-void export_task(Worker& worker, const OutputOptions& out, TaskResult& result,
-                 const CancelToken* cancel) {
-  const Task& task = result.task;
-  const std::string what = "export of " + task_name(task);
-  ClickHouseClient& client = worker.client;
-
-  result.count_before = count_rows(client, task, "before export");
-  make_directories(out.dir + "/" + task.dir);
-  auto path_for = [&](size_t index) {
-    return out.dir + "/" + task.dir + "/" + data_file_name(index, out.compression);
-  };
-  RotatingWriter writer(path_for, out.limits, worker.encoder.get(), out.format == "CSVWithNames");
-  result.query_id = new_query_id();
-  std::string sql =
-      "SELECT * FROM " + task.table.sql() + where_clause(task) + " FORMAT " + out.format;
-  spdlog::debug("{}: query_id {}: {}", task_name(task), result.query_id, sql);
-  try {
-    client.stream(sql, result.query_id, writer, what);
-  } catch (const Error& e) {
-    // A server message in the tail explains a broken stream better than the transport error;
-    // local errors (disk full) stand as they are.
-    if (e.category() == ErrorCategory::export_failed) throw_if_server_error_in_tail(writer, what);
-    throw;
-  }
-  if (cancel != nullptr && cancel->requested.load()) {
-    throw Error(ErrorKind::cancelled, ErrorCategory::cancelled, what + ": cancelled");
-  }
-  check_stream_tail(writer, what);
-  result.written_rows = writer.rows();
-  if (result.written_rows != result.count_before) {
-    throw_validation(what + ": received " + std::to_string(result.written_rows) +
-                     " rows but count() said " + std::to_string(result.count_before));
-  }
-  writer.finish();
-  result.count_after = count_rows(client, task, "after export");
-  if (result.count_after != result.written_rows) {
-    throw_validation(what + ": count() changed from " + std::to_string(result.count_before) +
-                     " to " + std::to_string(result.count_after) +
-                     " during the export (the partition is still being written to)");
-  }
-  writer.commit();
-  result.csv_bytes = writer.csv_bytes();
-  result.files = writer.files();
-  for (WrittenFile& f : result.files) {
-    result.compressed_bytes += f.compressed_bytes;
-    f.path = fs::path(f.path).lexically_relative(out.dir).string();
-  }
-}
-
-void fail_task(TaskResult& result, const Error& e, Clock::time_point task_start, RunResult& run,
-               std::string& stop_reason) {
-  result.status = TaskStatus::failed;
-  result.error = e.what();
-  result.exit_code = exit_code_for(e.category());
-  result.written_rows = 0;
-  result.seconds = seconds_since(task_start);
-  spdlog::error("{}", e.what());
-  if (run.exit_code == 0) run.exit_code = result.exit_code;
-  if (stops_the_run(e.category())) stop_reason = "an earlier task failed: " + result.error;
-}
-
-void prepare_output(const ExportOptions& options) {
+// --fresh, or resume: decides which tasks an earlier run already finished, and cleans up what it
+// left behind. Marks kept tasks done in `run`.
+void prepare_output(const ExportOptions& options, RunResult& run) {
   const std::string& dir = options.output.dir;
   make_directories(dir);
-  std::string manifest = dir + "/manifest.json";
-  if (!fs::exists(manifest)) return;
-  if (!options.output.fresh) {
-    throw_usage(dir + " already holds an export (manifest.json); use --fresh to replace it");
+  if (options.output.fresh) {
+    std::error_code ec;
+    fs::remove(dir + "/manifest.json", ec);
+    for (const TableSpec& t : options.tables)
+      fs::remove_all(dir + "/" + table_dir(t.table.db, t.table.table), ec);
+    return;
   }
-  std::error_code ec;
-  fs::remove(manifest, ec);
-  for (const TableSpec& t : options.tables) {
-    fs::remove_all(dir + "/" + table_dir(t.table.db, t.table.table), ec);
+  if (size_t n = remove_temp_files(dir); n > 0)
+    spdlog::info("removed {} temp file(s) left by an earlier run", n);
+  PreviousExport previous = read_previous_export(dir);
+  if (!previous.exists) return;
+  check_same_options(previous, options);
+  size_t kept = 0, redo = 0;
+  for (TaskResult& result : run.tasks) {
+    const Task& task = result.task;
+    auto it = previous.tasks.find(task.dir);
+    std::string why;
+    if (it == previous.tasks.end()) {
+      why = "new in the plan";
+    } else if (it->second.status != "done") {
+      why = "not finished by the earlier run";
+    } else if (it->second.predicate != task.predicate) {
+      why = "its predicate changed";
+    } else if (it->second.written_rows != task.planned_rows) {
+      why = "its rows changed from " + std::to_string(it->second.written_rows) + " to " +
+            std::to_string(task.planned_rows);
+    } else {
+      why = check_files(dir, it->second);
+    }
+    if (why.empty()) {
+      const PreviousTask& p = it->second;
+      result.status = TaskStatus::done;
+      result.kept = true;
+      result.query_id = p.query_id;
+      result.count_before = result.count_after = result.written_rows = p.written_rows;
+      result.csv_bytes = p.csv_bytes;
+      result.compressed_bytes = p.compressed_bytes;
+      result.files = p.files;
+      remove_data_files(dir, dir + "/" + task.dir, p.files);
+      ++kept;
+    } else {
+      if (it != previous.tasks.end()) spdlog::info("{}: exporting again: {}", task_name(task), why);
+      remove_data_files(dir, dir + "/" + task.dir);
+      ++redo;
+    }
   }
-}
-
-void write_manifest(const ExportOptions& options, const RunResult& run) {
-  write_file_atomically(options.output.dir + "/manifest.json", manifest_json(options, run));
+  // Tasks of the earlier plan that are not in this one (a partition gone, or now split).
+  for (const auto& [task_dir, p] : previous.tasks) {
+    bool planned = std::any_of(run.tasks.begin(), run.tasks.end(),
+                               [&](const TaskResult& r) { return r.task.dir == task_dir; });
+    if (!planned && remove_data_files(dir, dir + "/" + task_dir) > 0) {
+      spdlog::info("{}: removed the files of a task that is no longer in the plan", task_dir);
+    }
+  }
+  spdlog::info("resuming the export in {}: {} task(s) already done and verified, {} to export", dir,
+               kept, redo);
 }
 
 }  // namespace
@@ -179,82 +271,79 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
   RunResult run;
   run.started_at = utc_now();
   if (options.tables.empty()) throw_usage("no table to export (use --table db.table)");
-  if (options.workers != 1) {
-    spdlog::warn("--workers {}: parallel export is not built yet; exporting one task at a time",
-                 options.workers);
-  }
   if (options.output.format != "CSV" && options.output.format != "CSVWithNames") {
     throw_usage("--format must be CSV or CSVWithNames, not \"" + options.output.format + "\"");
   }
 
-  Worker worker{ClickHouseClient(options.connection),
-                options.output.compression == Compression::zstd
-                    ? std::make_unique<ZstdEncoder>(options.output.zstd_level)
-                    : nullptr};
-  if (cancel != nullptr) worker.client.set_cancel_flag(&cancel->requested);
-  run.server_version = worker.client.server_version().text;
+  Worker probe(options, cancel);
+  run.server_version = probe.client.server_version().text;
   ServerVersion version = parse_server_version(run.server_version);
   spdlog::info("connected to ClickHouse {} at {}", run.server_version, options.connection.url);
 
-  std::vector<TablePlan> plans = plan_export(worker.client, version, options.tables, options.split);
-  prepare_output(options);
+  std::vector<TablePlan> plans = plan_export(probe.client, version, options.tables, options.split);
+  uint64_t total_rows = 0, total_bytes = 0;
+  for (const TablePlan& plan : plans) {
+    for (const Task& task : plan.tasks) {
+      TaskResult result;
+      result.task = task;
+      run.tasks.push_back(std::move(result));
+      total_rows += task.planned_rows;
+      total_bytes += task.uncompressed_bytes;
+    }
+    spdlog::info("{}: {} task(s), {} rows planned", plan.spec.table.display(), plan.tasks.size(),
+                 plan.rows_in_bounds);
+    if (plan.tasks.empty())
+      spdlog::warn("{}: nothing to export within the bounds", plan.spec.table.display());
+  }
+  prepare_output(options, run);
 
   for (const TablePlan& plan : plans) {
     const TableRef& table = plan.spec.table;
     std::string dir = table_dir(table.db, table.table);
     make_directories(options.output.dir + "/" + dir);
-    std::string schema = worker.client.query("SHOW CREATE TABLE " + table.sql() + " FORMAT TSVRaw",
-                                             "reading the schema of " + table.display());
+    std::string schema = probe.client.query("SHOW CREATE TABLE " + table.sql() + " FORMAT TSVRaw",
+                                            "reading the schema of " + table.display());
     if (!schema.empty() && schema.back() != '\n') schema += '\n';
     write_file_atomically(options.output.dir + "/" + dir + "/schema.sql", schema);
     run.schema_files.push_back(dir + "/schema.sql");
-    for (const Task& task : plan.tasks) {
-      TaskResult result;
-      result.task = task;
-      run.tasks.push_back(std::move(result));
-    }
-    spdlog::info("{}: {} task(s), {} rows planned", table.display(), plan.tasks.size(),
-                 plan.rows_in_bounds);
-    if (plan.tasks.empty())
-      spdlog::warn("{}: nothing to export within the bounds", table.display());
   }
 
-  std::string stop_reason;  // set when an error makes the remaining tasks pointless
-  for (TaskResult& result : run.tasks) {
-    if (cancel != nullptr && cancel->requested.load() && stop_reason.empty()) {
-      stop_reason = "cancelled";
-    }
-    if (!stop_reason.empty()) {
-      result.status = TaskStatus::failed;
-      result.error = "not started: " + stop_reason;
-      result.exit_code = run.exit_code != 0 ? run.exit_code : cancel->exit_code.load();
-      continue;
-    }
-    const auto task_start = Clock::now();
-    try {
-      export_task(worker, options.output, result, cancel);
-      result.status = TaskStatus::done;
-      result.seconds = seconds_since(task_start);
-      spdlog::info("{}: {} rows in {} file(s), {} CSV -> {} ({:.2f} s)", task_name(result.task),
-                   result.written_rows, result.files.size(), human_bytes(result.csv_bytes),
-                   human_bytes(result.compressed_bytes), result.seconds);
-    } catch (const Error& e) {
-      fail_task(result, e, task_start, run, stop_reason);
-    } catch (const std::exception& e) {
-      // Not expected (a malformed answer, say), but it must not lose the manifest.
-      Error error(ErrorKind::permanent, ErrorCategory::export_failed,
-                  "export of " + task_name(result.task) + ": " + e.what());
-      fail_task(result, error, task_start, run, stop_reason);
-    }
-    run.seconds = seconds_since(start);
-    write_manifest(options, run);
+  // Largest first, so that the longest task does not start last; ties keep the plan's order.
+  std::vector<size_t> queue;
+  for (size_t i = 0; i < run.tasks.size(); ++i) {
+    if (!run.tasks[i].kept) queue.push_back(i);
   }
+  std::stable_sort(queue.begin(), queue.end(), [&](size_t a, size_t b) {
+    return run.tasks[a].task.planned_rows > run.tasks[b].task.planned_rows;
+  });
 
+  Progress progress(options.progress, run.tasks.size(), total_rows, total_bytes);
+  for (const TaskResult& r : run.tasks) {
+    if (r.kept) {
+      progress.add(r.csv_bytes, r.written_rows);
+      progress.task_finished(r.task, true, r.written_rows, {}, "", true);
+    }
+  }
+  Run executor(options, cancel, run, progress);
+  executor.write_manifest();
+  progress.start();
+  executor.execute(queue);
+  progress.stop();
+
+  std::string stop_reason = executor.stop_reason();
+  for (TaskResult& r : run.tasks) {
+    if (r.status != TaskStatus::pending) continue;
+    r.status = TaskStatus::failed;
+    r.error = cancelled(cancel) ? "not started: interrupted"
+                                : "not started: an earlier task failed: " + stop_reason;
+    r.exit_code = cancelled(cancel) ? cancel->exit_code.load() : run.exit_code;
+  }
   run.finished_at = utc_now();
   run.seconds = seconds_since(start);
-  if (cancel != nullptr && cancel->requested.load()) run.exit_code = cancel->exit_code.load();
-  write_manifest(options, run);
+  if (cancelled(cancel)) run.exit_code = cancel->exit_code.load();
+  executor.write_manifest();
   RunTotals totals = totals_of(run);
+  progress.run_finished(run.exit_code, totals.rows, totals.failed_tasks);
   char line[512];
   std::snprintf(line, sizeof line,
                 "%s: %llu task(s), %llu failed; %llu rows, %llu file(s), %s CSV -> %s in %.2f s "

@@ -65,6 +65,10 @@ struct Flags {
   uint64_t max_rows_per_file = 0;
   int workers = 1;
   bool fresh = false;
+  int retries = 5;
+  double retry_delay = 1, retry_max_delay = 30;
+  std::string progress = "auto";
+  bool quiet = false;
   // plan only
   bool json = false;
 };
@@ -246,6 +250,23 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
     if (given(app, "--fresh")) out.fresh = f.fresh;
     if (given(app, "--workers")) o.workers = f.workers;
     if (o.workers < 1 || o.workers > 256) throw_usage("--workers must be 1 to 256");
+    if (given(app, "--retries")) o.retry.retries = f.retries;
+    if (given(app, "--retry-delay")) o.retry.first_delay = f.retry_delay;
+    if (given(app, "--retry-max-delay")) o.retry.max_delay = f.retry_max_delay;
+    if (o.retry.retries < 0 || o.retry.first_delay < 0 || o.retry.max_delay < 0) {
+      throw_usage("--retries, --retry-delay and --retry-max-delay must not be negative");
+    }
+    if (f.progress == "json") {
+      o.progress = ProgressMode::json;
+    } else if (f.progress == "bar") {
+      o.progress = ProgressMode::bar;
+    } else if (f.progress == "none") {
+      o.progress = ProgressMode::none;
+    } else if (f.progress == "auto") {
+      o.progress = (!f.quiet && isatty(STDERR_FILENO)) ? ProgressMode::bar : ProgressMode::none;
+    } else {
+      throw_usage("--progress must be auto, bar, json or none, not \"" + f.progress + "\"");
+    }
   }
   return o;
 }
@@ -293,7 +314,18 @@ int main(int argc, char** argv) {
   exp->add_option("--max-compressed-bytes-per-file", f.max_compressed_bytes,
                   "start a new file after about this much compressed output (0: no limit)");
   exp->add_option("--workers,-j", f.workers, "tasks exported at once (default 1)");
-  exp->add_flag("--fresh", f.fresh, "replace an earlier export in the output directory");
+  exp->add_flag(
+      "--fresh", f.fresh,
+      "start over: replace an earlier export in the output directory instead of resuming it");
+  exp->add_option("--retries", f.retries,
+                  "further attempts for a task after a transient failure (default 5)");
+  exp->add_option("--retry-delay", f.retry_delay,
+                  "seconds before the first retry, doubled each time (default 1)");
+  exp->add_option("--retry-max-delay", f.retry_max_delay,
+                  "cap on the delay between attempts, seconds (default 30)");
+  exp->add_option("--progress", f.progress,
+                  "auto (a live line on a terminal), bar, json (events on stderr) or none");
+  exp->add_flag("--quiet,-q", f.quiet, "print only errors");
   plan->add_flag("--json", f.json, "print the plan as JSON");
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
@@ -310,8 +342,9 @@ int main(int argc, char** argv) {
     if (level == spdlog::level::off && f.log_level != "off") {
       throw_usage("--log-level: unknown level \"" + f.log_level + "\"");
     }
-    spdlog::set_level(level);
     bool exporting = exp->parsed();
+    if (exporting && f.quiet) level = spdlog::level::err;
+    spdlog::set_level(level);
     ExportOptions options = build_options(exporting ? exp : plan, f, exporting);
 
     http_global_init();

@@ -1,5 +1,6 @@
 #include "chexport/exporter.h"
 #include "chexport/json_writer.h"
+#include "chexport/resume.h"
 #include "chexport/version.h"
 
 namespace chexport {
@@ -61,6 +62,9 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
   j.end_object();
   j.end_object();
 
+  j.key("fingerprint").begin_object();
+  for (const auto& [k, v] : options_fingerprint(options)) j.field(k, v);
+  j.end_object();
   j.key("split")
       .begin_object()
       .field("max_rows_per_task", options.split.max_rows_per_task)
@@ -93,7 +97,8 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
     j.field("csv_bytes", t.csv_bytes).field("compressed_bytes", t.compressed_bytes);
     j.field("status", to_string(t.status));
     if (!t.error.empty()) j.field("error", t.error);
-    j.field("query_id", t.query_id).field("seconds", t.seconds);
+    j.field("query_id", t.query_id).field("attempts", t.attempts).field("kept", t.kept);
+    j.field("seconds", t.seconds);
     j.key("files").begin_array();
     for (const WrittenFile& f : t.files) {
       j.begin_object()

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,12 +69,25 @@ class ClickHouseClient {
   std::vector<std::vector<std::string>> query_rows(std::string_view sql, std::string_view what);
 
   ServerVersion server_version();
+
+  // KILL QUERY ... ASYNC for these ids; best effort (logs a warning on failure), never throws.
+  // A streaming query dies when its client goes away, but one that has produced no output yet
+  // (a count(), a slow filter) keeps running: abandoned queries must be killed explicitly.
+  void kill_queries(const std::vector<std::string>& query_ids) noexcept;
+
+  // The id of the query this client sent last (safe to read from another thread).
+  std::string current_query_id() const {
+    std::lock_guard lock(current_mutex_);
+    return current_query_id_;
+  }
   void set_cancel_flag(const std::atomic<bool>* flag) noexcept { http_.set_cancel_flag(flag); }
   const ConnectionOptions& options() const noexcept { return http_.options(); }
 
  private:
   std::string query_string(const std::string& query_id) const;
   HttpClient http_;
+  mutable std::mutex current_mutex_;
+  std::string current_query_id_;
 };
 
 }  // namespace chexport

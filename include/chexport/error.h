@@ -44,9 +44,17 @@ class Error : public std::runtime_error {
   ErrorCategory category() const noexcept { return category_; }
   bool transient() const noexcept { return kind_ == ErrorKind::transient; }
 
+  // Seconds the server asked us to wait (Retry-After), or a negative number.
+  double retry_after() const noexcept { return retry_after_; }
+  Error& with_retry_after(double seconds) noexcept {
+    retry_after_ = seconds;
+    return *this;
+  }
+
  private:
   ErrorKind kind_;
   ErrorCategory category_;
+  double retry_after_ = -1;
 };
 
 // Errors that would hit every other task too, so the run stops at the first one.

@@ -1,16 +1,17 @@
-// The export engine: plans the tables, exports each task over HTTP into rotating files, validates
-// it, and keeps the manifest. The CLI (src/main.cc) only fills ExportOptions and calls run_export.
+// The export engine: plans the tables, resumes what an earlier run left, and exports the tasks
+// with N workers over HTTP into rotating files, retrying what is worth retrying and keeping the
+// manifest current. The CLI (src/main.cc) only fills ExportOptions and calls run_export.
 //
-// Task life cycle: count() before -> stream "SELECT * ... WHERE <predicate> FORMAT <format>"
-// through RotatingWriter (temp names) -> check the stream (server status, exception header, curl
-// result, error text in the last record, ends on a record boundary) -> rows == count before ->
-// finish files -> count() after == rows -> rename to final names. Any failure removes the task's
-// temp files, so a failed task never leaves a file under a final name.
+// Scheduling: tasks to export are ordered largest first and handed out from one shared queue, so
+// a slow task never idles the other workers; each worker owns one connection and one zstd
+// context (task_export.h). A task is retried on transient errors (exponential backoff with
+// jitter, Retry-After honoured, a new query_id each time) and not on permanent ones; after an
+// error that would hit every task (disk, authentication, connection after its retries,
+// interruption) no new task starts. The manifest is rewritten atomically after every task.
 //
-// run_export() throws chexport::Error only for problems that stop the run before any task starts
-// (usage, output directory, connection, authentication, unknown table); task failures are
-// reported in the RunResult and the manifest; so are unexpected std::exceptions inside a task. A
-// manifest that cannot be written stops the run with that error. Single-threaded for now.
+// run_export() throws chexport::Error for problems before any task starts (usage, output
+// directory, connection, authentication, unknown table, a plan that does not add up) and when the
+// manifest cannot be written; task failures are reported in the RunResult and the manifest.
 #pragma once
 
 #include <atomic>
@@ -21,6 +22,7 @@
 #include "chexport/http_client.h"
 #include "chexport/layout.h"
 #include "chexport/plan.h"
+#include "chexport/progress.h"
 #include "chexport/rotating_writer.h"
 
 namespace chexport {
@@ -31,7 +33,13 @@ struct OutputOptions {
   Compression compression = Compression::zstd;
   int zstd_level = 3;
   RotationLimits limits;
-  bool fresh = false;  // replace an earlier export in `dir`
+  bool fresh = false;  // replace an earlier export in `dir` instead of resuming it
+};
+
+struct RetryPolicy {
+  int retries = 5;           // further attempts after the first
+  double first_delay = 1.0;  // seconds; doubled each time, with jitter
+  double max_delay = 30.0;   // seconds, also the cap on Retry-After
 };
 
 struct ExportOptions {
@@ -39,7 +47,9 @@ struct ExportOptions {
   std::vector<TableSpec> tables;
   OutputOptions output;
   SplitOptions split;
+  RetryPolicy retry;
   int workers = 1;
+  ProgressMode progress = ProgressMode::none;
 };
 
 enum class TaskStatus { pending, done, failed };
@@ -57,6 +67,8 @@ struct TaskResult {
   double seconds = 0;
   std::string error;
   int exit_code = 0;               // for a failed task
+  int attempts = 0;
+  bool kept = false;               // done by an earlier run, verified and kept
   std::vector<WrittenFile> files;  // paths relative to the output directory
 };
 

@@ -141,8 +141,10 @@ TEST(Export, MidStreamThrowIfFailsWithoutFinalFiles) {
   http_query("CREATE VIEW " + db + ".bad AS SELECT p, n, throwIf(n = 3000000) AS t FROM " + db +
              ".base");
   TempDir out;
-  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".bad", "-o", out.str(),
-                         "--max-rows-per-file", "1000000"});
+  // A mid-stream failure is worth retrying (it is, after a 200): 1 + 2 attempts, then it fails.
+  auto r =
+      run_chexport({"export", "--url", test_server().url(), "-t", db + ".bad", "-o", out.str(),
+                    "--max-rows-per-file", "1000000", "--retries", "2", "--retry-delay", "0.01"});
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("the server failed mid-stream after"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("ClickHouse error 395"), std::string::npos) << r.output;
@@ -151,7 +153,9 @@ TEST(Export, MidStreamThrowIfFailsWithoutFinalFiles) {
   simdjson::dom::parser parser;
   simdjson::dom::element manifest = parser.load(out.str() + "/manifest.json");
   EXPECT_EQ(std::string_view(manifest["tasks"].at(0)["status"]), "failed");
+  EXPECT_EQ(int64_t(manifest["tasks"].at(0)["attempts"]), 3);
   EXPECT_EQ(int64_t(manifest["exit_code"]), 3);
+  EXPECT_NE(r.output.find("(attempt 2 of 3; retrying in"), std::string::npos) << r.output;
 }
 
 TEST(Export, MidStreamErrorDeepInAPartitionKeepsOnlyTheGoodPartition) {
@@ -164,7 +168,7 @@ TEST(Export, MidStreamErrorDeepInAPartitionKeepsOnlyTheGoodPartition) {
   // Partition 1 overflows max_result_rows after the server has streamed ~3 million rows.
   auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".two", "-o", out.str(),
                          "--setting", "max_result_rows=3000000", "--setting",
-                         "result_overflow_mode=throw"});
+                         "result_overflow_mode=throw", "--retries", "1", "--retry-delay", "0.01"});
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("partition 1: the server failed mid-stream"), std::string::npos)
       << r.output;
@@ -285,21 +289,32 @@ TEST(Export, UsageErrors) {
             std::string::npos);
 }
 
-TEST(Export, ExistingExportNeedsFresh) {
+TEST(Export, ASecondRunResumesAndFreshStartsOver) {
   std::string db = fresh_database();
-  http_query("CREATE TABLE " + db + ".t (n UInt8) ENGINE = MergeTree ORDER BY n");
-  http_query("INSERT INTO " + db + ".t VALUES (1)");
+  http_query("CREATE TABLE " + db + ".t (n UInt8) ENGINE = MergeTree PARTITION BY n ORDER BY n");
+  http_query("INSERT INTO " + db + ".t VALUES (1), (2)");
   TempDir out;
   std::vector<std::string> args = {"export", "--url",  test_server().url(), "-t", db + ".t",
                                    "-o",     out.str()};
   ASSERT_EQ(run_chexport(args).exit_code, 0);
   auto again = run_chexport(args);
-  EXPECT_EQ(again.exit_code, 2);
-  EXPECT_NE(again.output.find("already holds an export (manifest.json); use --fresh"),
-            std::string::npos);
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("2 task(s) already done and verified, 0 to export"),
+            std::string::npos)
+      << again.output;
+  check_manifest(out, 2);
+  auto other_options = run_chexport({"export", "--url", test_server().url(), "-t", db + ".t", "-o",
+                                     out.str(), "--zstd-level", "1"});
+  EXPECT_EQ(other_options.exit_code, 2);
+  EXPECT_NE(other_options.output.find(
+                "holds an export made with other options (zstd_level: \"3\" -> \"1\")"),
+            std::string::npos)
+      << other_options.output;
   args.push_back("--fresh");
-  ASSERT_EQ(run_chexport(args).exit_code, 0);
-  check_manifest(out, 1);
+  auto fresh = run_chexport(args);
+  ASSERT_EQ(fresh.exit_code, 0);
+  EXPECT_EQ(fresh.output.find("already done"), std::string::npos) << fresh.output;
+  check_manifest(out, 2);
 }
 
 }  // namespace

@@ -1,0 +1,56 @@
+// Resuming: what an earlier run left in the output directory, and what of it can be kept
+// (README "Resume").
+//
+// A task is kept when the earlier manifest lists it as done with the same predicate and the same
+// number of rows the new plan expects, and every one of its files is there with the recorded size
+// and SHA-256. Options that shape the files (format, compression, limits, settings, tables,
+// splitting) must be the same as before, else the run stops and says what changed: an output
+// directory never mixes files made in two ways. Throws chexport::Error (usage, io).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "chexport/exporter.h"
+
+namespace chexport {
+
+struct PreviousTask {
+  std::string dir;
+  std::string predicate;
+  std::string status;
+  uint64_t written_rows = 0;
+  uint64_t csv_bytes = 0;
+  uint64_t compressed_bytes = 0;
+  std::string query_id;
+  std::vector<WrittenFile> files;  // paths relative to the output directory
+};
+
+struct PreviousExport {
+  bool exists = false;
+  std::map<std::string, std::string> fingerprint;  // option name -> value
+  std::map<std::string, PreviousTask> tasks;       // by task directory
+};
+
+// The options that shape the files, as name -> value (stored in the manifest as "fingerprint").
+std::map<std::string, std::string> options_fingerprint(const ExportOptions& options);
+
+// Reads <dir>/manifest.json if there is one.
+PreviousExport read_previous_export(const std::string& dir);
+
+// Throws a usage Error listing every option that differs.
+void check_same_options(const PreviousExport& previous, const ExportOptions& options);
+
+// Empty when every file of `task` has its recorded size and SHA-256; else what is wrong.
+std::string check_files(const std::string& out_dir, const PreviousTask& task);
+
+// Removes "*.chexport-tmp.*" files left by a killed run anywhere below `dir`; returns how many.
+size_t remove_temp_files(const std::string& dir);
+
+// Removes data files (part-NNNNNN.csv[.zst]) directly in `dir` that are not in `keep`
+// (relative to `out_dir`); returns how many.
+size_t remove_data_files(const std::string& out_dir, const std::string& dir,
+                         const std::vector<WrittenFile>& keep = {});
+
+}  // namespace chexport

@@ -1,0 +1,143 @@
+#include "chexport/task_export.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "chexport/atomic_file.h"
+#include "chexport/error.h"
+#include "chexport/rotating_writer.h"
+
+namespace chexport {
+namespace {
+
+std::string where_clause(const Task& task) {
+  return task.predicate.empty() ? std::string() : " WHERE " + task.predicate;
+}
+
+uint64_t count_rows(ClickHouseClient& client, const Task& task, const char* when) {
+  auto rows =
+      client.query_rows("SELECT toString(count()) FROM " + task.table.sql() + where_clause(task),
+                        std::string("counting rows of ") + task_name(task) + " " + when);
+  return std::stoull(rows.at(0).at(0));
+}
+
+// An error message the server appended to the body (reference §1, check 4), if any. Mid-stream
+// errors are transient: the response was already 200, and a new attempt starts from scratch.
+void throw_if_server_error_in_tail(const RotatingWriter& writer, const std::string& what) {
+  auto found = writer.tail().find_server_error(writer.scanner().in_quotes());
+  if (!found) return;
+  ServerError e = parse_server_error(found->text);
+  uint64_t rows = writer.rows() - std::min(writer.rows(), found->records_in_text);
+  std::string message =
+      what + ": the server failed mid-stream after " + std::to_string(rows) + " rows: ";
+  if (e.code != 0) message += "ClickHouse error " + std::to_string(e.code) + ": ";
+  message += e.message;
+  throw Error(ErrorKind::transient, ErrorCategory::export_failed, message);
+}
+
+// The stream's own evidence of failure: an appended error message, or a body that stops inside a
+// record. Returns normally for a clean stream.
+void check_stream_tail(const RotatingWriter& writer, const std::string& what) {
+  throw_if_server_error_in_tail(writer, what);
+  if (!writer.scanner().at_record_boundary()) {
+    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+                what + ": the response ended inside a record after " +
+                    std::to_string(writer.csv_bytes()) + " bytes (truncated stream)");
+  }
+}
+
+// Passes the stream on to the writer and tells the progress display how far it got.
+class ProgressSink final : public ByteSink {
+ public:
+  ProgressSink(RotatingWriter& writer, Progress& progress) : writer_(writer), progress_(progress) {}
+  ~ProgressSink() override { progress_.take_back(bytes_, rows_); }  // only kept when committed
+  void write(std::string_view data) override {
+    writer_.write(data);
+    uint64_t rows = writer_.rows();
+    progress_.add(data.size(), rows - rows_);
+    bytes_ += data.size();
+    rows_ = rows;
+  }
+  void finish() override { writer_.finish(); }
+  void cancel() noexcept override { writer_.cancel(); }
+  void keep() noexcept { bytes_ = rows_ = 0; }
+
+ private:
+  RotatingWriter& writer_;
+  Progress& progress_;
+  uint64_t bytes_ = 0, rows_ = 0;
+};
+
+}  // namespace
+
+std::string task_name(const Task& task) {
+  std::string name = task.table.display() + " ";
+  name += task.partition_id == "all" || task.partition.empty() ? std::string("(whole table)")
+                                                               : "partition " + task.partition;
+  if (!task.range.empty()) name += " range " + task.range;
+  return name;
+}
+
+Worker::Worker(const ExportOptions& options, const CancelToken* cancel)
+    : client(options.connection),
+      encoder(options.output.compression == Compression::zstd
+                  ? std::make_unique<ZstdEncoder>(options.output.zstd_level)
+                  : nullptr) {
+  if (cancel != nullptr) client.set_cancel_flag(&cancel->requested);
+}
+
+void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result,
+                    const CancelToken* cancel, Progress& progress, int attempt) {
+  const Task& task = result.task;
+  const std::string what = "export of " + task_name(task);
+  ClickHouseClient& client = worker.client;
+
+  result.query_id = new_query_id();
+  result.count_before = count_rows(client, task, "before export");
+  make_directories(out.dir + "/" + task.dir);
+  auto path_for = [&](size_t index) {
+    return out.dir + "/" + task.dir + "/" + data_file_name(index, out.compression);
+  };
+  RotatingWriter writer(path_for, out.limits, worker.encoder.get(), out.format == "CSVWithNames");
+  ProgressSink sink(writer, progress);
+  std::string sql =
+      "SELECT * FROM " + task.table.sql() + where_clause(task) + " FORMAT " + out.format;
+  spdlog::debug("{}: attempt {}, query_id {}: {}", task_name(task), attempt, result.query_id, sql);
+  progress.task_started(task, result.query_id, attempt);
+  try {
+    client.stream(sql, result.query_id, sink, what);
+  } catch (const Error& e) {
+    // A server message in the tail explains a broken stream better than the transport error;
+    // local errors (disk full) stand as they are.
+    if (e.category() == ErrorCategory::export_failed) throw_if_server_error_in_tail(writer, what);
+    throw;
+  }
+  if (cancel != nullptr && cancel->requested.load()) {
+    throw Error(ErrorKind::cancelled, ErrorCategory::cancelled, what + ": cancelled");
+  }
+  check_stream_tail(writer, what);
+  result.written_rows = writer.rows();
+  if (result.written_rows != result.count_before) {
+    throw_validation(what + ": received " + std::to_string(result.written_rows) +
+                     " rows but count() said " + std::to_string(result.count_before));
+  }
+  writer.finish();
+  result.count_after = count_rows(client, task, "after export");
+  if (result.count_after != result.written_rows) {
+    throw_validation(what + ": count() changed from " + std::to_string(result.count_before) +
+                     " to " + std::to_string(result.count_after) +
+                     " during the export (the partition is still being written to)");
+  }
+  writer.commit();
+  sink.keep();
+  result.csv_bytes = writer.csv_bytes();
+  result.files = writer.files();
+  result.compressed_bytes = 0;
+  for (WrittenFile& f : result.files) {
+    result.compressed_bytes += f.compressed_bytes;
+    f.path = std::filesystem::path(f.path).lexically_relative(out.dir).string();
+  }
+}
+
+}  // namespace chexport
