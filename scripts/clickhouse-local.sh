@@ -4,12 +4,14 @@
 #
 #   scripts/clickhouse-local.sh start DIR   -> prints "HTTP_PORT TCP_PORT PID" once SELECT 1 answers
 #   scripts/clickhouse-local.sh stop DIR    -> kills the server recorded in DIR/pid and waits
+#   scripts/clickhouse-local.sh kill DIR    -> kill -9, as a crash would (for fault tests)
+#   scripts/clickhouse-local.sh restart DIR -> starts it again with the same config and ports
 #
 # Users it creates: default (no password), exporter (password "exporter-secret"),
 # reader (readonly=1, no password).
 set -euo pipefail
 
-cmd=${1:?usage: clickhouse-local.sh start|stop DIR}
+cmd=${1:?usage: clickhouse-local.sh start|stop|kill|restart DIR}
 dir=${2:?usage: clickhouse-local.sh start|stop DIR}
 
 free_port() {
@@ -35,6 +37,45 @@ stop() {
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$dir/pid"
+}
+
+crash() {
+  [[ -f $dir/pid ]] || return 0
+  kill -9 "$(cat "$dir/pid")" 2>/dev/null || true
+  while kill -0 "$(cat "$dir/pid")" 2>/dev/null; do sleep 0.05; done
+  rm -f "$dir/pid"
+}
+
+# Runs the server with DIR/config.xml and waits until it answers on port $1.
+launch() {
+  local http=$1 tcp=$2
+  clickhouse-server --config-file="$dir/config.xml" >>"$dir/log/stdout.log" 2>&1 &
+  echo $! >"$dir/pid"
+  local pid=$!
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "clickhouse-local: server exited during startup; see $dir/log" >&2
+      tail -5 "$dir/log/server.err.log" >&2 2>/dev/null || true
+      rm -f "$dir/pid"
+      return 1
+    fi
+    if [[ $(curl -s --max-time 2 "http://127.0.0.1:$http/?query=SELECT%201" 2>/dev/null) == 1 ]]; then
+      echo "$http $tcp $pid" >"$dir/ports"
+      echo "$http $tcp $pid"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "clickhouse-local: server did not answer SELECT 1 within 30 s; see $dir/log" >&2
+  stop
+  return 1
+}
+
+restart() {
+  dir=$(cd "$dir" && pwd)
+  local http tcp
+  read -r http tcp _ <"$dir/ports"
+  launch "$http" "$tcp"
 }
 
 start() {
@@ -83,30 +124,13 @@ XML
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 XML
-  clickhouse-server --config-file="$dir/config.xml" >"$dir/log/stdout.log" 2>&1 &
-  echo $! >"$dir/pid"
-  local pid=$!
-  for _ in $(seq 1 300); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "clickhouse-local: server exited during startup; see $dir/log" >&2
-      tail -5 "$dir/log/server.err.log" >&2 2>/dev/null || true
-      rm -f "$dir/pid"
-      return 1
-    fi
-    if [[ $(curl -s --max-time 2 "http://127.0.0.1:$http/?query=SELECT%201" 2>/dev/null) == 1 ]]; then
-      echo "$http $tcp $pid" >"$dir/ports"
-      echo "$http $tcp $pid"
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "clickhouse-local: server did not answer SELECT 1 within 30 s; see $dir/log" >&2
-  stop
-  return 1
+  launch "$http" "$tcp"
 }
 
 case $cmd in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: clickhouse-local.sh start|stop DIR" >&2; exit 2 ;;
+  kill) crash ;;
+  restart) restart ;;
+  *) echo "usage: clickhouse-local.sh start|stop|kill|restart DIR" >&2; exit 2 ;;
 esac

@@ -153,8 +153,10 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
   if (given(app, "--user")) c.user = f.user;
   check_url(c.url);
 
-  std::string password_file =
-      given(app, "--password-file") ? f.password_file : config.password_file;
+  // A flag beats the file: --password-env overrides the config's password_file too.
+  std::string password_file = given(app, "--password-file")  ? f.password_file
+                              : given(app, "--password-env") ? std::string()
+                                                             : config.password_file;
   std::string password_env = given(app, "--password-env")  ? f.password_env
                              : config.password_env.empty() ? "CLICKHOUSE_PASSWORD"
                                                            : config.password_env;

@@ -87,8 +87,19 @@ std::string literal(const std::string& type, const std::string& text, const std:
     if (t == n) return text;
   }
   if (t == "String" || t.starts_with("FixedString(")) return quote_string(text);
-  if (t == "Date" || t.starts_with("DateTime") || t.starts_with("Enum") || t == "UUID" ||
-      t.starts_with("Float") || t.starts_with("Decimal")) {
+  if (t.starts_with("DateTime")) {
+    // CAST('...' AS DateTime('tz')) reads the text in the server's zone on old servers; the
+    // text is in the column's zone, so parse it there.
+    auto q = t.find('\'');
+    std::string tz = q == std::string::npos ? "" : ", " + t.substr(q, t.rfind('\'') - q + 1);
+    if (t.starts_with("DateTime64(")) {
+      std::string scale = t.substr(11, t.find_first_of(",)") - 11);
+      return "toDateTime64(" + quote_string(text) + ", " + scale + tz + ")";
+    }
+    return "toDateTime(" + quote_string(text) + tz + ")";
+  }
+  if (t == "Date" || t.starts_with("Enum") || t == "UUID" || t.starts_with("Float") ||
+      t.starts_with("Decimal")) {
     return "CAST(" + quote_string(text) + " AS " + t + ")";
   }
   throw_usage("partition_expr " + expr + " has type " + type +
@@ -175,8 +186,8 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
   const std::string& expr = spec.partition_expr;
   std::string base_dir = table_dir(table.db, table.table);
   auto rows = client.query_rows(
-      "SELECT toString(v), isNull(v), toTypeName(v), toString(count()) FROM (SELECT " + expr +
-          " AS v FROM " + table.sql() + where(spec.bounds()) + ") GROUP BY v",
+      "SELECT toString(v), isNull(v), toTypeName(v), toString(count()) FROM (SELECT (" + expr +
+          ") AS v FROM " + table.sql() + where(spec.bounds()) + ") GROUP BY v",
       "grouping " + table.display() + " by " + expr);
   std::vector<Task> tasks;
   for (const auto& row : rows) {
@@ -206,9 +217,26 @@ std::vector<TablePlan> plan_export(ClickHouseClient& client, const ServerVersion
                                    const std::vector<TableSpec>& tables,
                                    const SplitOptions& split) {
   std::vector<TablePlan> plans;
+  for (size_t i = 0; i < tables.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (tables[i].table.display() == tables[j].table.display()) {
+        // Both would write the same directories.
+        throw_usage("table " + tables[i].table.display() +
+                    " is listed twice; list it once (its bounds can "
+                    "cover both ranges)");
+      }
+    }
+  }
   for (const TableSpec& spec : tables) {
     const TableRef& table = spec.table;
     TableInfo info = table_info(client, table);
+    if (!spec.split_field.empty()) {
+      auto type = info.column_types.find(spec.split_field);
+      if (type == info.column_types.end()) {
+        throw_usage("split_field " + spec.split_field + " is not a column of " + table.display());
+      }
+      check_split_field_type(spec.split_field, type->second);
+    }
     TablePlan plan{spec, info.engine, 0, {}};
     bool merge_tree = info.engine.find("MergeTree") != std::string::npos;
     std::string bounds = spec.bounds();
@@ -271,9 +299,6 @@ std::vector<TablePlan> plan_export(ClickHouseClient& client, const ServerVersion
         continue;
       }
       auto type = info.column_types.find(spec.split_field);
-      if (type == info.column_types.end()) {
-        throw_usage("split_field " + spec.split_field + " is not a column of " + table.display());
-      }
       for (Task& range : split_task(client, spec, task, type->second, limit))
         final_tasks.push_back(std::move(range));
     }

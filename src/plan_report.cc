@@ -38,7 +38,7 @@ const char* mode_name(TableMode mode) {
 
 std::string plan_text(const std::vector<TablePlan>& plans) {
   std::vector<std::vector<std::string>> rows = {
-      {"#", "table", "partition", "range", "rows", "est. CSV", "dir", "note"}};
+      {"#", "table", "partition", "range", "rows", "stored", "dir", "note"}};
   size_t n = 0;
   uint64_t total_rows = 0, total_bytes = 0;
   for (const TablePlan& plan : plans) {
@@ -67,7 +67,7 @@ std::string plan_text(const std::vector<TablePlan>& plans) {
     out += line + "\n";
   }
   out += "\n" + std::to_string(n) + " task(s), " + with_commas(total_rows) + " rows, about " +
-         human_bytes(total_bytes) + " of data (uncompressed, as stored)\n";
+         human_bytes(total_bytes) + " uncompressed as stored (CSV is larger)\n";
   for (const TablePlan& plan : plans) {
     out += "  " + plan.spec.table.display() + ": mode " + mode_name(plan.spec.mode) + ", " +
            std::to_string(plan.tasks.size()) + " task(s), " + with_commas(plan.rows_in_bounds) +
@@ -98,8 +98,8 @@ std::string plan_json(const std::vector<TablePlan>& plans) {
           .field("partition_id", t.partition_id)
           .field("range", t.range)
           .field("predicate", t.predicate)
-          .field("expected_rows", t.planned_rows)
-          .field("estimated_bytes", t.uncompressed_bytes)
+          .field("planned_rows", t.planned_rows)
+          .field("uncompressed_bytes", t.uncompressed_bytes)
           .field("dir", t.dir)
           .field("note", t.note)
           .end_object();

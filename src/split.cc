@@ -122,6 +122,10 @@ class Histogrammer {
 
 }  // namespace
 
+void check_split_field_type(const std::string& column, const std::string& type) {
+  key_kind(column, type);
+}
+
 std::vector<Task> split_task(ClickHouseClient& client, const TableSpec& spec, const Task& task,
                              const std::string& field_type, uint64_t row_limit) {
   KeyKind kind = key_kind(spec.split_field, field_type);

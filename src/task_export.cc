@@ -95,6 +95,12 @@ void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result
 
   result.query_id = new_query_id();
   result.count_before = count_rows(client, task, "before export");
+  if (result.count_before != task.planned_rows) {
+    // Either the data changed since planning, or the predicate does not select what the plan
+    // counted: both must stop the task rather than export something else.
+    throw_validation(what + ": the plan counted " + std::to_string(task.planned_rows) +
+                     " rows, but its predicate now selects " + std::to_string(result.count_before));
+  }
   make_directories(out.dir + "/" + task.dir);
   auto path_for = [&](size_t index) {
     return out.dir + "/" + task.dir + "/" + data_file_name(index, out.compression);

@@ -66,7 +66,7 @@ struct TaskResult {
   uint64_t compressed_bytes = 0;
   double seconds = 0;
   std::string error;
-  int exit_code = 0;               // for a failed task
+  int exit_code = 0;  // for a failed task
   int attempts = 0;
   bool kept = false;               // done by an earlier run, verified and kept
   std::vector<WrittenFile> files;  // paths relative to the output directory

@@ -81,6 +81,9 @@ std::vector<TablePlan> plan_export(ClickHouseClient& client, const ServerVersion
 std::vector<Task> split_task(ClickHouseClient& client, const TableSpec& spec, const Task& task,
                              const std::string& field_type, uint64_t row_limit);
 
+// Throws a usage Error unless `type` can be split by (Date, DateTime, DateTime64, integers).
+void check_split_field_type(const std::string& column, const std::string& type);
+
 // "a AND b" of the non-empty parts, each parenthesized.
 std::string and_predicates(const std::vector<std::string>& parts);
 

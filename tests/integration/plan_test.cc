@@ -155,6 +155,24 @@ TEST(Plan, PartitionExpressionThatIsNotTheKey) {
   EXPECT_EQ(days.task_rows.size(), 9u);  // 2020-01-01 (a Wednesday) to 02-29 touch 9 weeks
 }
 
+TEST(Plan, PartitionExpressionOfADateTimeWithTimeZone) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".tz (t DateTime('Asia/Tokyo'), n UInt64) ENGINE = MergeTree ORDER BY t");
+  http_query("INSERT INTO " + db + ".tz SELECT toDateTime('2020-01-01 00:00:00') + number * 3600, number "
+             "FROM numbers(100)");
+  // The values are printed in Tokyo time; their literals must be read in Tokyo time too.
+  auto e = export_and_compare(db + ".tz", "", {"-t", db + ".tz", "--partition-expr", "toStartOfDay(t)"});
+  EXPECT_EQ(e.task_rows.size(), 5u);  // 100 hours from 09:00 Tokyo on 1 January end on the 5th
+}
+
+TEST(Plan, ATableListedTwiceIsRefused) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".t (n UInt8) ENGINE = Log");
+  auto r = run_chexport({"plan", "--url", test_server().url(), "-t", db + ".t", "-t", db + ".t"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("table " + db + ".t is listed twice"), std::string::npos) << r.output;
+}
+
 TEST(Plan, NullablePartitionExpression) {
   std::string db = fresh_database();
   http_query("CREATE TABLE " + db +
