@@ -75,4 +75,36 @@ std::vector<std::string> data_files(const TempDir& out) {
   return files;
 }
 
+RecordsDigest records_digest(std::string_view csv) {
+  RecordsDigest d;
+  bool quoted = false;
+  size_t start = 0;
+  for (size_t i = 0; i < csv.size(); ++i) {
+    if (csv[i] == '"') {
+      quoted = !quoted;
+    } else if (csv[i] == '\n' && !quoted) {
+      d.hash_sum += std::hash<std::string_view>{}(csv.substr(start, i + 1 - start));
+      ++d.records;
+      start = i + 1;
+    }
+  }
+  return d;
+}
+
+RecordsDigest exported_digest(const TempDir& out) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element manifest = parser.load(out.str() + "/manifest.json");
+  RecordsDigest total;
+  for (simdjson::dom::element task : manifest["tasks"].get_array()) {
+    for (simdjson::dom::element f : task["files"].get_array()) {
+      std::string path{std::string_view(f["path"])};
+      std::string raw = read_file(out.path() / path);
+      RecordsDigest d = records_digest(path.ends_with(".zst") ? zstd_decompress(raw) : raw);
+      total.records += d.records;
+      total.hash_sum += d.hash_sum;
+    }
+  }
+  return total;
+}
+
 }  // namespace chexport::testing

@@ -27,6 +27,17 @@ struct ExportedFile {
 std::vector<ExportedFile> check_manifest(const TempDir& out, uint64_t expected_total_rows);
 
 void expect_no_temp_files(const TempDir& out);
+
+// An order-independent digest of a CSV text's records (their count and the sum of their hashes),
+// for comparing millions of rows without sorting them.
+struct RecordsDigest {
+  uint64_t records = 0;
+  uint64_t hash_sum = 0;
+  bool operator==(const RecordsDigest&) const = default;
+};
+RecordsDigest records_digest(std::string_view csv);
+// The digest of every data file listed in <out>/manifest.json.
+RecordsDigest exported_digest(const TempDir& out);
 std::vector<std::string> data_files(const TempDir& out);
 
 }  // namespace chexport::testing

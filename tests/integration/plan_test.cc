@@ -157,11 +157,14 @@ TEST(Plan, PartitionExpressionThatIsNotTheKey) {
 
 TEST(Plan, PartitionExpressionOfADateTimeWithTimeZone) {
   std::string db = fresh_database();
-  http_query("CREATE TABLE " + db + ".tz (t DateTime('Asia/Tokyo'), n UInt64) ENGINE = MergeTree ORDER BY t");
-  http_query("INSERT INTO " + db + ".tz SELECT toDateTime('2020-01-01 00:00:00') + number * 3600, number "
+  http_query("CREATE TABLE " + db +
+             ".tz (t DateTime('Asia/Tokyo'), n UInt64) ENGINE = MergeTree ORDER BY t");
+  http_query("INSERT INTO " + db +
+             ".tz SELECT toDateTime('2020-01-01 00:00:00') + number * 3600, number "
              "FROM numbers(100)");
   // The values are printed in Tokyo time; their literals must be read in Tokyo time too.
-  auto e = export_and_compare(db + ".tz", "", {"-t", db + ".tz", "--partition-expr", "toStartOfDay(t)"});
+  auto e =
+      export_and_compare(db + ".tz", "", {"-t", db + ".tz", "--partition-expr", "toStartOfDay(t)"});
   EXPECT_EQ(e.task_rows.size(), 5u);  // 100 hours from 09:00 Tokyo on 1 January end on the 5th
 }
 

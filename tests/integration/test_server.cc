@@ -2,10 +2,14 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <chrono>
+#include <csignal>
 
 #include <cstdlib>
 #include <fstream>
@@ -41,6 +45,11 @@ size_t collect(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+std::vector<std::unique_ptr<TempDir>>& temp_dirs() {
+  static std::vector<std::unique_ptr<TempDir>> dirs;
+  return dirs;
+}
+
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -55,9 +64,12 @@ std::string shell_quote(const std::string& s) {
 }  // namespace
 
 std::string http_query(const std::string& sql, const std::string& params) {
+  return http_query_at(test_server().url() + "/" + (params.empty() ? "" : "?" + params), sql);
+}
+
+std::string http_query_at(const std::string& url, const std::string& sql) {
   CURL* curl = curl_easy_init();
   std::string body;
-  std::string url = test_server().url() + "/" + (params.empty() ? "" : "?" + params);
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, sql.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
@@ -75,8 +87,7 @@ std::string http_query(const std::string& sql, const std::string& params) {
 CommandResult run_chexport(const std::vector<std::string>& args,
                            const std::map<std::string, std::string>& env,
                            const std::string& shell_prefix) {
-  const char* bin = std::getenv("CHEXPORT_BIN");
-  if (bin == nullptr) bin = CHEXPORT_BIN_DEFAULT;
+  std::string bin = chexport_binary();
   TempDir out_dir;
   std::string out_file = out_dir.str() + "/output.txt";
   std::string command =
@@ -106,6 +117,151 @@ int unused_port() {
   int port = ntohs(addr.sin_port);
   ::close(fd);  // bound but never listening: connections are refused
   return port;
+}
+
+}  // namespace chexport::testing
+
+namespace chexport::testing {
+
+std::string chexport_binary() {
+  const char* bin = std::getenv("CHEXPORT_BIN");
+  return bin != nullptr ? bin : CHEXPORT_BIN_DEFAULT;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
+                                     const std::map<std::string, std::string>& env) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::dup2(fds[1], STDERR_FILENO);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, STDIN_FILENO);
+    for (const char* name : {"CLICKHOUSE_URL", "CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"})
+      ::unsetenv(name);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  fd_ = fds[0];
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (status_ < 0 && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<std::string> BackgroundProcess::read_line(double timeout_seconds) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
+  while (true) {
+    auto nl = buffer_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      return line;
+    }
+    if (fd_ < 0) return std::nullopt;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return std::nullopt;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    char chunk[4096];
+    ssize_t n = ::read(fd_, chunk, sizeof chunk);
+    if (n <= 0) {
+      ::close(fd_);
+      fd_ = -1;
+      if (!buffer_.empty()) {
+        std::string rest = std::move(buffer_);
+        buffer_.clear();
+        output_ += rest;
+        return rest;
+      }
+      return std::nullopt;
+    }
+    buffer_.append(chunk, static_cast<size_t>(n));
+    output_.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+std::optional<std::string> BackgroundProcess::wait_for(const std::string& needle,
+                                                       double timeout_seconds) {
+  while (auto line = read_line(timeout_seconds)) {
+    if (line->find(needle) != std::string::npos) return line;
+  }
+  return std::nullopt;
+}
+
+void BackgroundProcess::signal(int sig) {
+  ::kill(pid_, sig);
+}
+
+int BackgroundProcess::wait() {
+  while (read_line(300)) {
+  }
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return status_;
+}
+
+PrivateServer::PrivateServer() {
+  TempDir* dir = new TempDir();  // removed in the destructor, after the server stopped
+  dir_ = dir->str();
+  temp_dirs().emplace_back(dir);
+  script("start");
+  std::ifstream in(dir_ + "/ports");
+  in >> port_;
+}
+
+PrivateServer::~PrivateServer() {
+  try {
+    script("stop");
+  } catch (const std::exception&) {
+  }
+}
+
+std::string PrivateServer::url() const {
+  return "http://127.0.0.1:" + std::to_string(port_);
+}
+void PrivateServer::crash() {
+  script("kill");
+}
+void PrivateServer::restart() {
+  script("restart");
+}
+
+void PrivateServer::script(const std::string& command) {
+  std::string line = std::string(CHEXPORT_SCRIPTS_DIR) + "/clickhouse-local.sh " + command + " " +
+                     shell_quote(dir_) + " >/dev/null";
+  if (std::system(line.c_str()) != 0)
+    throw std::runtime_error("clickhouse-local.sh " + command + " failed");
+}
+
+FaultProxy start_fault_proxy(int upstream_port, const std::string& mode, int faults,
+                             long after_bytes) {
+  FaultProxy proxy;
+  proxy.process = std::make_unique<BackgroundProcess>(std::vector<std::string>{
+      "python3", std::string(CHEXPORT_TOOLS_DIR) + "/fault_proxy.py", "--upstream",
+      std::to_string(upstream_port), "--mode", mode, "--faults", std::to_string(faults), "--after",
+      std::to_string(after_bytes)});
+  auto port = proxy.process->read_line(30);
+  if (!port) throw std::runtime_error("the fault proxy did not start: " + proxy.process->output());
+  proxy.port = std::stoi(*port);
+  return proxy;
 }
 
 }  // namespace chexport::testing

@@ -2,7 +2,11 @@
 // and to the chexport binary. Queries use plain libcurl, independent of the code under test.
 #pragma once
 
+#include <sys/types.h>
+
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,8 +20,69 @@ struct TestServer {
 // The fixture's server; fails the test run if it is not there.
 const TestServer& test_server();
 
-// POSTs `sql` to the server; throws std::runtime_error on any failure (status, transport).
+// POSTs `sql` to the fixture's server; throws std::runtime_error on any failure.
 std::string http_query(const std::string& sql, const std::string& params = "");
+// The same against any server.
+std::string http_query_at(const std::string& url, const std::string& sql);
+
+// A program running in the background whose stdout and stderr are read line by line, so that a
+// test can wait for an event it prints instead of sleeping. Killed (SIGKILL) if still running when
+// destroyed.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv,
+                    const std::map<std::string, std::string>& env = {});
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  // The next line of output, or nothing at end of output or after `timeout_seconds` (a safety net
+  // against a hung test, not a synchronisation).
+  std::optional<std::string> read_line(double timeout_seconds = 120);
+  // Reads lines until one contains `needle`.
+  std::optional<std::string> wait_for(const std::string& needle, double timeout_seconds = 120);
+  void signal(int sig);
+  int wait();  // exit code, 128 + signal if killed; reads the rest of the output
+  const std::string& output() const { return output_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string buffer_;
+  std::string output_;
+  int status_ = -1;
+};
+
+// The chexport binary under test.
+std::string chexport_binary();
+
+// A private ClickHouse server for tests that crash or restart it (scripts/clickhouse-local.sh).
+// Stopped when destroyed, even when the test fails.
+class PrivateServer {
+ public:
+  PrivateServer();
+  ~PrivateServer();
+  std::string url() const;
+  int port() const { return port_; }
+  std::string query(const std::string& sql) const { return http_query_at(url(), sql); }
+  void crash();    // kill -9
+  void restart();  // same ports, same data
+
+ private:
+  void script(const std::string& command);
+  std::string dir_;
+  int port_ = 0;
+};
+
+// Starts tests/tools/fault_proxy.py in front of `upstream_port`; returns it and its port.
+struct FaultProxy {
+  std::unique_ptr<BackgroundProcess> process;
+  int port = 0;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+FaultProxy start_fault_proxy(int upstream_port, const std::string& mode, int faults,
+                             long after_bytes);
 
 struct CommandResult {
   int exit_code = -1;
