@@ -18,6 +18,7 @@
 #include "chexport/exporter.h"
 #include "chexport/plan_report.h"
 #include "chexport/units.h"
+#include "chexport/verify.h"
 #include "chexport/version.h"
 
 namespace {
@@ -71,9 +72,12 @@ struct Flags {
   bool quiet = false;
   // plan only
   bool json = false;
+  // verify only
+  std::string verify_dir;
+  bool against_server = false;
 };
 
-void add_common(CLI::App* app, Flags& f) {
+void add_connection_flags(CLI::App* app, Flags& f) {
   app->add_option("--config,-c", f.config, "JSON configuration file (README \"Configuration\")");
   app->add_option("--url", f.url,
                   "ClickHouse HTTP(S) URL (env CLICKHOUSE_URL; default http://127.0.0.1:8123)");
@@ -82,6 +86,22 @@ void add_common(CLI::App* app, Flags& f) {
   app->add_option("--password-file", f.password_file, "read the password from this file");
   app->add_option("--password-env", f.password_env,
                   "read the password from this environment variable (default CLICKHOUSE_PASSWORD)");
+  app->add_option("--setting", f.settings,
+                  "key=value ClickHouse setting for every query (repeatable)");
+  app->add_option("--connect-timeout", f.connect_timeout, "seconds to wait for a connection")
+      ->capture_default_str();
+  app->add_option("--speed-limit", f.speed_limit,
+                  "abort a transfer slower than this many bytes/s ...")
+      ->capture_default_str();
+  app->add_option("--speed-time", f.speed_time, "... for this many seconds")->capture_default_str();
+  app->add_option("--cacert", f.cacert, "CA certificate bundle for https");
+  app->add_flag("--insecure,-k", f.insecure, "do not verify the server's TLS certificate");
+  app->add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
+      ->capture_default_str();
+}
+
+void add_common(CLI::App* app, Flags& f) {
+  add_connection_flags(app, f);
   app->add_option("--table,-t", f.tables,
                   "table to export, db.table (repeatable; replaces the config's tables)");
   app->add_option("--mode", f.mode,
@@ -98,18 +118,6 @@ void add_common(CLI::App* app, Flags& f) {
                   "split tasks with more rows (0: no limit)");
   app->add_option("--max-bytes-per-task", f.max_bytes_per_task,
                   "split tasks with more data, e.g. 20GiB (0: no limit)");
-  app->add_option("--setting", f.settings,
-                  "key=value ClickHouse setting for every query (repeatable)");
-  app->add_option("--connect-timeout", f.connect_timeout, "seconds to wait for a connection")
-      ->capture_default_str();
-  app->add_option("--speed-limit", f.speed_limit,
-                  "abort a transfer slower than this many bytes/s ...")
-      ->capture_default_str();
-  app->add_option("--speed-time", f.speed_time, "... for this many seconds")->capture_default_str();
-  app->add_option("--cacert", f.cacert, "CA certificate bundle for https");
-  app->add_flag("--insecure,-k", f.insecure, "do not verify the server's TLS certificate");
-  app->add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
-      ->capture_default_str();
 }
 
 std::string read_password_file(const std::string& path) {
@@ -140,13 +148,9 @@ bool given(const CLI::App* app, const char* name) {
   return app->count(name) > 0;
 }
 
-// Config file, then environment, then flags.
-ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting) {
-  LoadedConfig config;
-  if (given(app, "--config")) config = load_config(f.config);
-  ExportOptions o = config.options;
-
-  ConnectionOptions& c = o.connection;
+// Connection settings: config file, then environment, then flags.
+void apply_connection(const CLI::App* app, const Flags& f, const LoadedConfig& config,
+                      ConnectionOptions& c) {
   if (const char* v = std::getenv("CLICKHOUSE_URL"); v != nullptr && *v) c.url = v;
   if (const char* v = std::getenv("CLICKHOUSE_USER"); v != nullptr && *v) c.user = v;
   if (given(app, "--url")) c.url = f.url;
@@ -193,6 +197,13 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
   if (given(app, "--speed-time")) c.speed_time = f.speed_time;
   if (given(app, "--cacert")) c.cacert = f.cacert;
   if (f.insecure) c.insecure = true;
+}
+
+ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting) {
+  LoadedConfig config;
+  if (given(app, "--config")) config = load_config(f.config);
+  ExportOptions o = config.options;
+  apply_connection(app, f, config, o.connection);
 
   // Tables: --table replaces the config's list; table flags apply to the single-table case.
   if (given(app, "--table")) {
@@ -273,6 +284,29 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
   return o;
 }
 
+int run_verify(const CLI::App* app, const Flags& f) {
+  std::unique_ptr<ClickHouseClient> client;
+  if (f.against_server) {
+    LoadedConfig config;
+    if (given(app, "--config")) config = load_config(f.config);
+    ConnectionOptions connection = config.options.connection;
+    apply_connection(app, f, config, connection);
+    client = std::make_unique<ClickHouseClient>(connection);
+    client->set_cancel_flag(&cancel_token.requested);
+  }
+  VerifyReport report = verify_export(f.verify_dir, client.get());
+  for (const std::string& problem : report.problems) std::cout << problem << "\n";
+  std::cout.flush();
+  if (!report.problems.empty()) {
+    spdlog::error("{}: {} problem(s) in {} file(s), {} rows", f.verify_dir, report.problems.size(),
+                  report.files, report.rows);
+    return exit_code::validation;
+  }
+  spdlog::info("{}: OK: {} file(s), {} rows, {} bytes verified{}", f.verify_dir, report.files,
+               report.rows, report.bytes, f.against_server ? ", counts match the server" : "");
+  return exit_code::ok;
+}
+
 int run_plan(const ExportOptions& options, bool json) {
   ClickHouseClient client(options.connection);
   client.set_cancel_flag(&cancel_token.requested);
@@ -329,6 +363,12 @@ int main(int argc, char** argv) {
                   "auto (a live line on a terminal), bar, json (events on stderr) or none");
   exp->add_flag("--quiet,-q", f.quiet, "print only errors");
   plan->add_flag("--json", f.json, "print the plan as JSON");
+  auto* verify = app.add_subcommand(
+      "verify", "check an export against its manifest: files, sizes, SHA-256, zstd, rows");
+  verify->add_option("dir", f.verify_dir, "the export's output directory")->required();
+  verify->add_flag("--against-server", f.against_server,
+                   "also recount every task's rows on the server");
+  add_connection_flags(verify, f);
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
 
@@ -347,9 +387,10 @@ int main(int argc, char** argv) {
     bool exporting = exp->parsed();
     if (exporting && f.quiet) level = spdlog::level::err;
     spdlog::set_level(level);
+    http_global_init();
+    if (verify->parsed()) return run_verify(verify, f);
     ExportOptions options = build_options(exporting ? exp : plan, f, exporting);
 
-    http_global_init();
     std::signal(SIGPIPE, SIG_IGN);  // a closed stderr pipe must not kill a run mid-commit
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

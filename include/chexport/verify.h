@@ -1,0 +1,29 @@
+// `chexport verify DIR`: checks an export against its manifest without trusting anything the
+// export run computed on the fly (README "chexport verify").
+//
+// Every file the manifest lists must exist with its recorded size and SHA-256, decompress as
+// zstd (checksums verified) when it ends in .zst, and hold exactly its recorded rows (counted
+// with the CSV scanner; a CSVWithNames header is not a row). Tasks that are not done, data files
+// on disk that the manifest does not list, and (with a client) tasks whose predicate no longer
+// counts their rows on the server are problems too. Throws chexport::Error only when the manifest
+// cannot be read (usage) or the server cannot be asked.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "chexport/clickhouse.h"
+
+namespace chexport {
+
+struct VerifyReport {
+  uint64_t files = 0;
+  uint64_t rows = 0;
+  uint64_t bytes = 0;                 // compressed bytes read
+  std::vector<std::string> problems;  // one line each
+};
+
+// `client` may be null; when given, each task's count() is compared with its rows.
+VerifyReport verify_export(const std::string& dir, ClickHouseClient* client);
+
+}  // namespace chexport
