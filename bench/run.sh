@@ -119,6 +119,14 @@ for level in 1 3; do
   measure "chexport 1 worker, zstd -$level" table "$chexport" export --log-level warn --url "$url" \
     -t bench.events -o "$out" --zstd-level "$level"
 done
+for workers in 2 4; do
+  measure "chexport $workers workers, zstd -1" table "$chexport" export --log-level warn --url "$url" \
+    -t bench.events -o "$out" --zstd-level 1 --workers "$workers"
+done
+# Memory must not grow with the data: the same export of a quarter of the table (75 of 300 days).
+measure "chexport 4 workers, zstd -1, a quarter of the table" quarter "$chexport" export --log-level warn \
+  --url "$url" -t bench.events -o "$out" --zstd-level 1 --workers 4 \
+  --upper-condition "event_date < toDate('2024-01-01') + 75"
 
 python3 - "$raw" "$csv_bytes" >"$BENCH_DIR/results.md" <<'PY'
 import statistics, sys
@@ -135,14 +143,18 @@ zstd1_cpu = med[("zstd -1 on the CSV file", "file")][1]
 print(f"CSV: {csv_bytes / 1e6:.0f} MB. Medians of {len(next(iter(runs.values())))} runs; "
       "wall ratio against `curl -o /dev/null` of the same query; CPU is user+sys of every process of the command.\n")
 per_partition = med[("curl -o /dev/null, one query per partition", "table")][0]
+quarter_rss = med[("chexport 4 workers, zstd -1, a quarter of the table", "quarter")][2]
+full_rss = med[("chexport 4 workers, zstd -1", "table")][2]
 print("| case | wall s | wall / curl | wall / curl per partition | MB/s | CPU s | CPU / zstd -1 CPU | peak RSS MiB |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for (name, kind), (wall, cpu, rss) in med.items():
     ratio = f"{wall / base[kind]:.2f}" if kind in base else "-"
     ratio_pp = f"{wall / per_partition:.2f}" if kind == "table" else "-"
-    mbs = f"{csv_bytes / 1e6 / wall:.0f}" if kind != "partition" else "-"
+    mbs = f"{csv_bytes / 1e6 / wall:.0f}" if kind == "table" or kind == "file" else "-"
     name = name.replace("|", "\\|")
     print(f"| {name} | {wall:.2f} | {ratio} | {ratio_pp} | {mbs} | {cpu:.2f} | {cpu / zstd1_cpu:.2f} | {rss / 1024:.1f} |")
+print(f"\nPeak RSS with 4 workers: {full_rss / 1024:.1f} MiB for the whole table, {quarter_rss / 1024:.1f} MiB "
+      f"for a quarter of it ({(full_rss / quarter_rss - 1) * 100:+.1f} % for 4x the data).")
 PY
 # Planning: a table with 1,000 partitions (issue 4 asks for well under a second).
 if [[ $(ch <<<"SELECT count() FROM system.tables WHERE database = 'bench' AND name = 'many'") != 1 ]]; then

@@ -199,7 +199,7 @@ std::vector<Task> split_task(ClickHouseClient& client, const TableSpec& spec, co
     range.uncompressed_bytes =
         static_cast<uint64_t>(static_cast<double>(task.uncompressed_bytes) * share);
     range.bytes_on_disk = static_cast<uint64_t>(static_cast<double>(task.bytes_on_disk) * share);
-    char index[16];
+    char index[32];
     std::snprintf(index, sizeof index, "range-%04zu_", i);
     range.dir = task.dir + "/" + index +
                 (i == 0 ? std::string("from_min") : "from_" + encode_name(shown.at(i - 1)));
