@@ -89,6 +89,13 @@ void AtomicFile::commit() {
     throw_errno("cannot rename to", final_path_, errno);
   }
   committed_ = true;
+  renamed_ = true;
+  sync_directory(std::filesystem::path(final_path_).parent_path().string());
+}
+
+void AtomicFile::uncommit() noexcept {
+  if (renamed_) ::unlink(final_path_.c_str());
+  renamed_ = false;
 }
 
 void AtomicFile::cancel() noexcept {
@@ -114,7 +121,6 @@ void write_file_atomically(const std::string& path, std::string_view content) {
   AtomicFile file(path);
   file.write(content);
   file.commit();
-  sync_directory(std::filesystem::path(path).parent_path().string());
 }
 
 void make_directories(const std::string& path) {

@@ -14,6 +14,7 @@
 #include "chexport/clickhouse.h"
 #include "chexport/error.h"
 #include "chexport/resume.h"
+#include "chexport/stdout_file.h"
 #include "chexport/task_export.h"
 
 namespace chexport {
@@ -62,7 +63,9 @@ class Run {
   // Exports result_.tasks[i] for every i in `queue`, with up to options_.workers threads.
   void execute(const std::vector<size_t>& queue) {
     queue_ = queue;
-    size_t n = std::min<size_t>(static_cast<size_t>(options_.workers), queue_.size());
+    // Stdout carries one stream: tasks one after another, in the plan's order.
+    size_t wanted = options_.output.to_stdout() ? 1 : static_cast<size_t>(options_.workers);
+    size_t n = std::min<size_t>(wanted, queue_.size());
     std::vector<std::unique_ptr<Worker>> workers;
     for (size_t i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>(options_, cancel_));
     std::vector<std::thread> threads;
@@ -84,7 +87,8 @@ class Run {
 
  private:
   void write_manifest_locked() {
-    write_file_atomically(options_.output.dir + "/manifest.json", manifest_json(options_, result_));
+    std::string path = options_.output.manifest();
+    if (!path.empty()) write_file_atomically(path, manifest_json(options_, result_));
   }
 
   bool should_stop() {
@@ -133,6 +137,7 @@ class Run {
     const auto task_start = Clock::now();
     for (int attempt = 1;; ++attempt) {
       result.attempts = attempt;
+      const uint64_t stdout_before = stdout_bytes_written();
       try {
         export_attempt(worker, options_.output, result, cancel_, progress_, attempt);
         result.status = TaskStatus::done;
@@ -150,6 +155,16 @@ class Run {
           worker.client.kill_queries({worker.client.current_query_id()});
         }
         bool retry = e.transient() && attempt <= options_.retry.retries && !should_stop();
+        if (options_.output.to_stdout() && stdout_bytes_written() != stdout_before) {
+          // Bytes on stdout cannot be taken back: a new attempt would write them twice.
+          Error final(
+              ErrorKind::permanent, e.category(),
+              std::string(e.what()) + " (after data went to stdout, which is now incomplete)");
+          fail(result, final, task_start);
+          std::lock_guard lock(mutex_);
+          if (stop_reason_.empty()) stop_reason_ = final.what();
+          return;
+        }
         if (!retry) {
           fail(result, e, task_start);
           return;
@@ -205,6 +220,7 @@ class Run {
 // left behind. Marks kept tasks done in `run`.
 void prepare_output(const ExportOptions& options, RunResult& run) {
   const std::string& dir = options.output.dir;
+  if (options.output.to_stdout()) return;  // nothing to resume: stdout starts from nothing
   make_directories(dir);
   if (options.output.fresh) {
     std::error_code ec;
@@ -298,6 +314,7 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
   prepare_output(options, run);
 
   for (const TablePlan& plan : plans) {
+    if (options.output.to_stdout()) break;  // no schema files next to a stream
     const TableRef& table = plan.spec.table;
     std::string dir = table_dir(table.db, table.table);
     make_directories(options.output.dir + "/" + dir);
@@ -313,9 +330,11 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
   for (size_t i = 0; i < run.tasks.size(); ++i) {
     if (!run.tasks[i].kept) queue.push_back(i);
   }
-  std::stable_sort(queue.begin(), queue.end(), [&](size_t a, size_t b) {
-    return run.tasks[a].task.planned_rows > run.tasks[b].task.planned_rows;
-  });
+  if (!options.output.to_stdout()) {
+    std::stable_sort(queue.begin(), queue.end(), [&](size_t a, size_t b) {
+      return run.tasks[a].task.planned_rows > run.tasks[b].task.planned_rows;
+    });
+  }
 
   Progress progress(options.progress, run.tasks.size(), total_rows, total_bytes);
   for (const TaskResult& r : run.tasks) {

@@ -61,6 +61,8 @@ struct Flags {
   bool insecure = false;
   std::string log_level = "info";
   // export only
+  std::string manifest, on_file;
+  bool delete_after_hook = false;
   std::string out, format, compression, max_bytes, max_compressed_bytes;
   int zstd_level = 3;
   uint64_t max_rows_per_file = 0;
@@ -242,6 +244,18 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
     if (given(app, "--out")) out.dir = f.out;
     if (out.dir.empty())
       throw_usage("no output directory: give --out DIR or \"output\": {\"dir\": ...}");
+    if (given(app, "--manifest")) out.manifest_path = f.manifest;
+    if (given(app, "--on-file")) out.on_file = f.on_file;
+    out.delete_after_hook = f.delete_after_hook;
+    if (out.delete_after_hook && out.on_file.empty())
+      throw_usage("--delete-after-hook needs --on-file");
+    if (out.to_stdout() && !out.on_file.empty())
+      throw_usage("--on-file needs files: it cannot be used with --out -");
+    if (out.to_stdout() && isatty(STDOUT_FILENO)) {
+      throw_usage(
+          "--out -: stdout is a terminal; pipe it somewhere (| zstd -dc | head, | aws s3 cp - "
+          "s3://...)");
+    }
     if (given(app, "--format")) out.format = f.format;
     if (out.format != "CSV" && out.format != "CSVWithNames") {
       throw_usage("--format must be CSV or CSVWithNames, not \"" + out.format + "\"");
@@ -263,6 +277,12 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
     if (given(app, "--fresh")) out.fresh = f.fresh;
     if (given(app, "--workers")) o.workers = f.workers;
     if (o.workers < 1 || o.workers > 256) throw_usage("--workers must be 1 to 256");
+    if (out.to_stdout() && o.workers > 1) {
+      spdlog::warn(
+          "--out -: tasks go to stdout one after another in the plan's order; --workers {} is "
+          "ignored",
+          o.workers);
+    }
     if (given(app, "--retries")) o.retry.retries = f.retries;
     if (given(app, "--retry-delay")) o.retry.first_delay = f.retry_delay;
     if (given(app, "--retry-max-delay")) o.retry.max_delay = f.retry_max_delay;
@@ -302,8 +322,10 @@ int run_verify(const CLI::App* app, const Flags& f) {
                   report.files, report.rows);
     return exit_code::validation;
   }
-  spdlog::info("{}: OK: {} file(s), {} rows, {} bytes verified{}", f.verify_dir, report.files,
-               report.rows, report.bytes, f.against_server ? ", counts match the server" : "");
+  std::string handed_off = report.handed_off == 0 ? std::string()
+                           : " (" + std::to_string(report.handed_off) + " handed off to --on-file and removed)";
+  spdlog::info("{}: OK: {} file(s), {} rows, {} bytes verified{}{}", f.verify_dir, report.files,
+               report.rows, report.bytes, handed_off, f.against_server ? ", counts match the server" : "");
   return exit_code::ok;
 }
 
@@ -338,7 +360,14 @@ int main(int argc, char** argv) {
   auto* plan = app.add_subcommand("plan", "show the tasks an export would run, and export nothing");
   add_common(exp, f);
   add_common(plan, f);
-  exp->add_option("--out,-o", f.out, "output directory");
+  exp->add_option("--out,-o", f.out, "output directory, or - for one zstd stream on stdout");
+  exp->add_option("--on-file", f.on_file,
+                  "run this shell command for each finished, validated file (CHEXPORT_FILE, "
+                  "CHEXPORT_ROWS, ...)");
+  exp->add_flag("--delete-after-hook", f.delete_after_hook,
+                "remove each file once its --on-file command succeeded");
+  exp->add_option("--manifest", f.manifest,
+                  "write the manifest here (default <out>/manifest.json; with --out -, none)");
   exp->add_option("--format", f.format, "CSV (default) or CSVWithNames");
   exp->add_option("--compression", f.compression, "zstd (default) or none");
   exp->add_option("--zstd-level", f.zstd_level,

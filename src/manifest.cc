@@ -107,6 +107,7 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
           .field("csv_bytes", f.csv_bytes)
           .field("compressed_bytes", f.compressed_bytes)
           .field("sha256", f.sha256)
+          .field("handed_off", f.handed_off)
           .end_object();
     }
     j.end_array();

@@ -82,8 +82,11 @@ PreviousExport read_previous_export(const std::string& dir) {
     simdjson::dom::array files;
     if (t["files"].get_array().get(files) == simdjson::SUCCESS) {
       for (simdjson::dom::element f : files) {
+        bool handed_off = false;
+        if (f["handed_off"].get_bool().get(handed_off) != simdjson::SUCCESS) handed_off = false;
         task.files.push_back(WrittenFile{text(f, "path"), number(f, "rows"), number(f, "csv_bytes"),
-                                         number(f, "compressed_bytes"), text(f, "sha256")});
+                                         number(f, "compressed_bytes"), text(f, "sha256"),
+                                         handed_off});
       }
     }
     previous.tasks[task.dir] = std::move(task);
@@ -110,6 +113,7 @@ void check_same_options(const PreviousExport& previous, const ExportOptions& opt
 
 std::string check_files(const std::string& out_dir, const PreviousTask& task) {
   for (const WrittenFile& f : task.files) {
+    if (f.handed_off) continue;  // the --on-file command took it, and it was removed
     std::string path = out_dir + "/" + f.path;
     std::error_code ec;
     uint64_t size = fs::file_size(path, ec);

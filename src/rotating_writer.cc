@@ -12,9 +12,15 @@ void RotatingWriter::FileSink::write(std::string_view data) {
   file->write(data);
 }
 
-RotatingWriter::RotatingWriter(std::function<std::string(size_t)> path_for, RotationLimits limits,
-                               ZstdEncoder* encoder, bool has_header)
-    : path_for_(std::move(path_for)), limits_(limits), encoder_(encoder), has_header_(has_header) {}
+FileOpener local_files(std::function<std::string(size_t)> path_for) {
+  return [path_for = std::move(path_for)](size_t i) -> std::unique_ptr<OutputFile> {
+    return std::make_unique<AtomicFile>(path_for(i));
+  };
+}
+
+RotatingWriter::RotatingWriter(FileOpener open, RotationLimits limits, ZstdEncoder* encoder,
+                               bool has_header)
+    : open_(std::move(open)), limits_(limits), encoder_(encoder), has_header_(has_header) {}
 
 RotatingWriter::~RotatingWriter() {
   cancel();
@@ -44,7 +50,7 @@ void RotatingWriter::emit(std::string_view data) {
 }
 
 void RotatingWriter::open_next() {
-  current_ = std::make_unique<AtomicFile>(path_for_(files_.size()));
+  current_ = open_(files_.size());
   sink_.file = current_.get();
   sink_.bytes = 0;
   current_rows_ = 0;
@@ -56,8 +62,8 @@ void RotatingWriter::open_next() {
 void RotatingWriter::close_current() {
   if (encoder_ != nullptr) encoder_->end_frame(sink_);
   current_->finish();
-  files_.push_back(WrittenFile{current_->final_path(), current_rows_, current_csv_bytes_,
-                               sink_.bytes, sink_.sha.hex_digest()});
+  files_.push_back(WrittenFile{current_->name(), current_rows_, current_csv_bytes_, sink_.bytes,
+                               sink_.sha.hex_digest()});
   finished_.push_back(std::move(current_));
   sink_.file = nullptr;
 }
@@ -109,12 +115,9 @@ void RotatingWriter::commit() {
   size_t renamed = 0;
   try {
     for (; renamed < finished_.size(); ++renamed) finished_[renamed]->commit();
-    if (!finished_.empty()) {
-      sync_directory(std::filesystem::path(finished_.front()->final_path()).parent_path().string());
-    }
   } catch (...) {
     // All or nothing: take back the files already under their final names.
-    for (size_t i = 0; i < renamed; ++i) ::unlink(finished_[i]->final_path().c_str());
+    for (size_t i = 0; i < renamed; ++i) finished_[i]->uncommit();
     throw;
   }
   finished_.clear();

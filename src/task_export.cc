@@ -6,7 +6,14 @@
 
 #include "chexport/atomic_file.h"
 #include "chexport/error.h"
+#include "chexport/file_hook.h"
 #include "chexport/rotating_writer.h"
+#include "chexport/stdout_file.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace chexport {
 namespace {
@@ -69,6 +76,39 @@ class ProgressSink final : public ByteSink {
   uint64_t bytes_ = 0, rows_ = 0;
 };
 
+// Runs --on-file for each committed file; on a failure, takes every file of the task back so
+// that the retry starts from nothing.
+void hand_off(const OutputOptions& out, const TaskResult& result,
+              const std::vector<WrittenFile>& files) {
+  const Task& task = result.task;
+  size_t done = 0;
+  try {
+    for (; done < files.size(); ++done) {
+      const WrittenFile& f = files[done];
+      std::string relative = std::filesystem::path(f.path).lexically_relative(out.dir).string();
+      run_file_hook(out.on_file, {{"CHEXPORT_FILE", std::filesystem::absolute(f.path).string()},
+                                  {"CHEXPORT_FILE_NAME", relative},
+                                  {"CHEXPORT_DB", task.table.db},
+                                  {"CHEXPORT_TABLE", task.table.table},
+                                  {"CHEXPORT_PARTITION", task.partition},
+                                  {"CHEXPORT_RANGE", task.range},
+                                  {"CHEXPORT_ROWS", std::to_string(f.rows)},
+                                  {"CHEXPORT_CSV_BYTES", std::to_string(f.csv_bytes)},
+                                  {"CHEXPORT_COMPRESSED_BYTES", std::to_string(f.compressed_bytes)},
+                                  {"CHEXPORT_SHA256", f.sha256},
+                                  {"CHEXPORT_QUERY_ID", result.query_id}});
+      if (out.delete_after_hook && ::unlink(f.path.c_str()) != 0) {
+        throw_io("cannot remove " + f.path + " after --on-file: " + std::strerror(errno));
+      }
+    }
+  } catch (const Error&) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (!(out.delete_after_hook && i < done)) ::unlink(files[i].path.c_str());
+    }
+    throw;
+  }
+}
+
 }  // namespace
 
 std::string task_name(const Task& task) {
@@ -101,11 +141,16 @@ void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result
     throw_validation(what + ": the plan counted " + std::to_string(task.planned_rows) +
                      " rows, but its predicate now selects " + std::to_string(result.count_before));
   }
-  make_directories(out.dir + "/" + task.dir);
-  auto path_for = [&](size_t index) {
-    return out.dir + "/" + task.dir + "/" + data_file_name(index, out.compression);
-  };
-  RotatingWriter writer(path_for, out.limits, worker.encoder.get(), out.format == "CSVWithNames");
+  FileOpener open;
+  if (out.to_stdout()) {
+    open = [](size_t) -> std::unique_ptr<OutputFile> { return std::make_unique<StdoutFile>(); };
+  } else {
+    make_directories(out.dir + "/" + task.dir);
+    open = local_files([&](size_t index) {
+      return out.dir + "/" + task.dir + "/" + data_file_name(index, out.compression);
+    });
+  }
+  RotatingWriter writer(open, out.limits, worker.encoder.get(), out.format == "CSVWithNames");
   ProgressSink sink(writer, progress);
   std::string sql =
       "SELECT * FROM " + task.table.sql() + where_clause(task) + " FORMAT " + out.format;
@@ -136,13 +181,16 @@ void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result
                      " during the export (the partition is still being written to)");
   }
   writer.commit();
+  if (!out.on_file.empty()) hand_off(out, result, writer.files());
   sink.keep();
   result.csv_bytes = writer.csv_bytes();
   result.files = writer.files();
   result.compressed_bytes = 0;
   for (WrittenFile& f : result.files) {
     result.compressed_bytes += f.compressed_bytes;
-    f.path = std::filesystem::path(f.path).lexically_relative(out.dir).string();
+    f.handed_off = out.delete_after_hook;
+    if (!out.to_stdout())
+      f.path = std::filesystem::path(f.path).lexically_relative(out.dir).string();
   }
 }
 

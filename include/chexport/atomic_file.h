@@ -17,7 +17,7 @@
 
 namespace chexport {
 
-class AtomicFile final : public ByteSink {
+class AtomicFile final : public OutputFile {
  public:
   explicit AtomicFile(std::string final_path);
   ~AtomicFile() override;
@@ -27,7 +27,9 @@ class AtomicFile final : public ByteSink {
   void write(std::string_view data) override;
   void finish() override;
   void cancel() noexcept override;
-  void commit();
+  void commit() override;  // rename, then fsync the directory
+  void uncommit() noexcept override;
+  const std::string& name() const noexcept override { return final_path_; }
 
   const std::string& final_path() const noexcept { return final_path_; }
   const std::string& temp_path() const noexcept { return temp_path_; }
@@ -43,7 +45,8 @@ class AtomicFile final : public ByteSink {
   uint64_t written_ = 0;
   uint64_t flushed_ = 0;  // bytes whose writeback has been started
   bool finished_ = false;
-  bool committed_ = false;
+  bool committed_ = false;  // nothing left for cancel() to clean up
+  bool renamed_ = false;    // the file is under its final name
 };
 
 // fsyncs a directory, so that renames and creations in it survive a crash.

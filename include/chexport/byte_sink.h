@@ -1,6 +1,7 @@
 // The one push interface every stage of the byte pipeline implements.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace chexport {
@@ -19,6 +20,20 @@ class ByteSink {
   virtual void write(std::string_view data) = 0;
   virtual void finish() = 0;
   virtual void cancel() noexcept = 0;
+};
+
+// One output file of a task: written, finished, and made visible under its final name only by
+// commit(), after the task has been validated. cancel() (or destruction without commit) takes
+// it back where the destination allows (a temp file, a multipart upload); where it does not
+// (stdout), the caller must not retry.
+class OutputFile : public ByteSink {
+ public:
+  virtual void commit() = 0;
+  // Takes back a committed file, best effort, when a later file of the same task failed to
+  // commit: a task's files appear all together or not at all.
+  virtual void uncommit() noexcept = 0;
+  // Where the file ends up, for the manifest and messages.
+  virtual const std::string& name() const noexcept = 0;
 };
 
 }  // namespace chexport

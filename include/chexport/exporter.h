@@ -28,12 +28,19 @@
 namespace chexport {
 
 struct OutputOptions {
-  std::string dir;
+  std::string dir;             // "-": standard output (stdout_file.h)
+  std::string manifest_path;   // default <dir>/manifest.json; with "-", none unless given
   std::string format = "CSV";  // CSV | CSVWithNames
   Compression compression = Compression::zstd;
   int zstd_level = 3;
   RotationLimits limits;
-  bool fresh = false;  // replace an earlier export in `dir` instead of resuming it
+  bool fresh = false;              // replace an earlier export in `dir` instead of resuming it
+  std::string on_file;             // command run for each finished file (file_hook.h)
+  bool delete_after_hook = false;  // remove each file once its command succeeded
+  bool to_stdout() const { return dir == "-"; }
+  std::string manifest() const {
+    return !manifest_path.empty() ? manifest_path : to_stdout() ? "" : dir + "/manifest.json";
+  }
 };
 
 struct RetryPolicy {

@@ -36,19 +36,28 @@ struct RotationLimits {
 };
 
 struct WrittenFile {
-  std::string path;  // final path
+  std::string path;  // final path (OutputFile::name())
   uint64_t rows = 0;
   uint64_t csv_bytes = 0;         // uncompressed, header included
   uint64_t compressed_bytes = 0;  // size of the file
   std::string sha256;             // of the file's bytes
+  bool handed_off = false;        // removed after --on-file succeeded (--delete-after-hook)
 };
+
+// Opens the i-th (0-based) output file of a task.
+using FileOpener = std::function<std::unique_ptr<OutputFile>(size_t)>;
+
+// Opens AtomicFiles named by `path_for(i)`.
+FileOpener local_files(std::function<std::string(size_t)> path_for);
 
 class RotatingWriter final : public ByteSink {
  public:
-  // `path_for(i)` names the i-th file (0-based); `encoder` may be null (no compression) and is
-  // borrowed: it must outlive the writer.
+  // `encoder` may be null (no compression) and is borrowed: it must outlive the writer.
+  RotatingWriter(FileOpener open, RotationLimits limits, ZstdEncoder* encoder, bool has_header);
+  // The same with local files named by `path_for(i)`.
   RotatingWriter(std::function<std::string(size_t)> path_for, RotationLimits limits,
-                 ZstdEncoder* encoder, bool has_header);
+                 ZstdEncoder* encoder, bool has_header)
+      : RotatingWriter(local_files(std::move(path_for)), limits, encoder, has_header) {}
   ~RotatingWriter() override;
 
   void write(std::string_view data) override;
@@ -69,7 +78,7 @@ class RotatingWriter final : public ByteSink {
     void write(std::string_view data) override;
     void finish() override {}
     void cancel() noexcept override {}
-    AtomicFile* file = nullptr;
+    OutputFile* file = nullptr;
     Sha256 sha;
     uint64_t bytes = 0;
   };
@@ -79,7 +88,7 @@ class RotatingWriter final : public ByteSink {
   void emit(std::string_view data);
   bool bytes_limit_reached() const noexcept;
 
-  std::function<std::string(size_t)> path_for_;
+  FileOpener open_;
   RotationLimits limits_;
   ZstdEncoder* encoder_;
   bool has_header_;
@@ -89,12 +98,12 @@ class RotatingWriter final : public ByteSink {
   CsvScanner scanner_;
   StreamTail tail_;
   FileSink sink_;
-  std::unique_ptr<AtomicFile> current_;
+  std::unique_ptr<OutputFile> current_;
   uint64_t current_rows_ = 0;
   uint64_t current_csv_bytes_ = 0;
   bool rotate_at_next_boundary_ = false;
 
-  std::vector<std::unique_ptr<AtomicFile>> finished_;
+  std::vector<std::unique_ptr<OutputFile>> finished_;
   std::vector<WrittenFile> files_;
 };
 

@@ -20,6 +20,7 @@ struct VerifyReport {
   uint64_t files = 0;
   uint64_t rows = 0;
   uint64_t bytes = 0;                 // compressed bytes read
+  uint64_t handed_off = 0;            // files removed after --on-file, not checked
   std::vector<std::string> problems;  // one line each
 };
 

@@ -1,0 +1,13 @@
+// `--on-file COMMAND`: runs `/bin/sh -c COMMAND` for each finished and validated file, with the
+// file's facts in environment variables (README "Per-file hooks"). A command that exits non-zero
+// or dies throws chexport::Error (transient: the task is exported again). Thread-safe.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace chexport {
+
+void run_file_hook(const std::string& command, const std::map<std::string, std::string>& env);
+
+}  // namespace chexport

@@ -1,0 +1,48 @@
+#include "chexport/file_hook.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "chexport/error.h"
+
+extern char** environ;
+
+namespace chexport {
+
+void run_file_hook(const std::string& command, const std::map<std::string, std::string>& env) {
+  std::vector<std::string> entries;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    // The hook must not see the ClickHouse password chexport was given.
+    if (name == "CLICKHOUSE_PASSWORD" || env.count(std::string(name))) continue;
+    entries.emplace_back(entry);
+  }
+  for (const auto& [k, v] : env) entries.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : entries) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+  pid_t pid;
+  int rc = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), envp.data());
+  std::string file = env.count("CHEXPORT_FILE_NAME") ? env.at("CHEXPORT_FILE_NAME") : "";
+  if (rc != 0) {
+    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+                "--on-file: cannot start /bin/sh for " + file + ": " + std::strerror(rc));
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) break;
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  std::string how = WIFEXITED(status) ? "exited with " + std::to_string(WEXITSTATUS(status))
+                                      : "was killed by signal " + std::to_string(WTERMSIG(status));
+  throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+              "--on-file command " + how + " for " + file);
+}
+
+}  // namespace chexport
