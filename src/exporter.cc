@@ -56,9 +56,10 @@ bool cancelled(const CancelToken* cancel) {
 // State shared by the workers of one run.
 class Run {
  public:
+  // `store` (null with --out -) receives the manifest; it is used under the run's mutex only.
   Run(const ExportOptions& options, const CancelToken* cancel, RunResult& result,
-      Progress& progress)
-      : options_(options), cancel_(cancel), result_(result), progress_(progress) {}
+      Progress& progress, Store* store)
+      : options_(options), cancel_(cancel), result_(result), progress_(progress), store_(store) {}
 
   // Exports result_.tasks[i] for every i in `queue`, with up to options_.workers threads.
   void execute(const std::vector<size_t>& queue) {
@@ -87,8 +88,11 @@ class Run {
 
  private:
   void write_manifest_locked() {
-    std::string path = options_.output.manifest();
-    if (!path.empty()) write_file_atomically(path, manifest_json(options_, result_));
+    if (!options_.output.manifest_path.empty()) {
+      write_file_atomically(options_.output.manifest_path, manifest_json(options_, result_));
+    } else if (store_ != nullptr) {
+      store_->put("manifest.json", manifest_json(options_, result_));
+    }
   }
 
   bool should_stop() {
@@ -203,6 +207,7 @@ class Run {
   const CancelToken* cancel_;
   RunResult& result_;
   Progress& progress_;
+  Store* store_;
   std::vector<size_t> queue_;
   std::atomic<size_t> next_{0};
   std::mutex mutex_;  // result_, stop_reason_, the manifest file
@@ -218,20 +223,17 @@ class Run {
 
 // --fresh, or resume: decides which tasks an earlier run already finished, and cleans up what it
 // left behind. Marks kept tasks done in `run`.
-void prepare_output(const ExportOptions& options, RunResult& run) {
-  const std::string& dir = options.output.dir;
-  if (options.output.to_stdout()) return;  // nothing to resume: stdout starts from nothing
-  make_directories(dir);
+void prepare_output(const ExportOptions& options, RunResult& run, Store& store) {
   if (options.output.fresh) {
-    std::error_code ec;
-    fs::remove(dir + "/manifest.json", ec);
+    store.remove("manifest.json");
     for (const TableSpec& t : options.tables)
-      fs::remove_all(dir + "/" + table_dir(t.table.db, t.table.table), ec);
+      store.remove_tree(table_dir(t.table.db, t.table.table));
     return;
   }
-  if (size_t n = remove_temp_files(dir); n > 0)
-    spdlog::info("removed {} temp file(s) left by an earlier run", n);
-  PreviousExport previous = read_previous_export(dir);
+  if (size_t n = store.clean_leftovers(); n > 0) {
+    spdlog::info("removed {} unfinished file(s) left by an earlier run", n);
+  }
+  PreviousExport previous = read_previous_export(store);
   if (!previous.exists) return;
   check_same_options(previous, options);
   size_t kept = 0, redo = 0;
@@ -249,7 +251,7 @@ void prepare_output(const ExportOptions& options, RunResult& run) {
       why = "its rows changed from " + std::to_string(it->second.written_rows) + " to " +
             std::to_string(task.planned_rows);
     } else {
-      why = check_files(dir, it->second);
+      why = check_files(store, it->second);
     }
     if (why.empty()) {
       const PreviousTask& p = it->second;
@@ -260,11 +262,11 @@ void prepare_output(const ExportOptions& options, RunResult& run) {
       result.csv_bytes = p.csv_bytes;
       result.compressed_bytes = p.compressed_bytes;
       result.files = p.files;
-      remove_data_files(dir, dir + "/" + task.dir, p.files);
+      remove_data_files(store, task.dir, p.files);
       ++kept;
     } else {
       if (it != previous.tasks.end()) spdlog::info("{}: exporting again: {}", task_name(task), why);
-      remove_data_files(dir, dir + "/" + task.dir);
+      remove_data_files(store, task.dir);
       ++redo;
     }
   }
@@ -272,12 +274,12 @@ void prepare_output(const ExportOptions& options, RunResult& run) {
   for (const auto& [task_dir, p] : previous.tasks) {
     bool planned = std::any_of(run.tasks.begin(), run.tasks.end(),
                                [&](const TaskResult& r) { return r.task.dir == task_dir; });
-    if (!planned && remove_data_files(dir, dir + "/" + task_dir) > 0) {
+    if (!planned && remove_data_files(store, task_dir) > 0) {
       spdlog::info("{}: removed the files of a task that is no longer in the plan", task_dir);
     }
   }
-  spdlog::info("resuming the export in {}: {} task(s) already done and verified, {} to export", dir,
-               kept, redo);
+  spdlog::info("resuming the export in {}: {} task(s) already done and verified, {} to export",
+               store.describe(""), kept, redo);
 }
 
 }  // namespace
@@ -311,18 +313,21 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
     if (plan.tasks.empty())
       spdlog::warn("{}: nothing to export within the bounds", plan.spec.table.display());
   }
-  prepare_output(options, run);
+  std::unique_ptr<Store> store;
+  if (!options.output.to_stdout()) {
+    store = open_store(options.output.dir, options.output.s3_part_size);
+    prepare_output(options, run, *store);
+  }
 
   for (const TablePlan& plan : plans) {
-    if (options.output.to_stdout()) break;  // no schema files next to a stream
+    if (store == nullptr) break;  // no schema files next to a stream
     const TableRef& table = plan.spec.table;
-    std::string dir = table_dir(table.db, table.table);
-    make_directories(options.output.dir + "/" + dir);
     std::string schema = probe.client.query("SHOW CREATE TABLE " + table.sql() + " FORMAT TSVRaw",
                                             "reading the schema of " + table.display());
     if (!schema.empty() && schema.back() != '\n') schema += '\n';
-    write_file_atomically(options.output.dir + "/" + dir + "/schema.sql", schema);
-    run.schema_files.push_back(dir + "/schema.sql");
+    std::string path = table_dir(table.db, table.table) + "/schema.sql";
+    store->put(path, schema);
+    run.schema_files.push_back(path);
   }
 
   // Largest first, so that the longest task does not start last; ties keep the plan's order.
@@ -343,7 +348,7 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
       progress.task_finished(r.task, true, r.written_rows, {}, "", true);
     }
   }
-  Run executor(options, cancel, run, progress);
+  Run executor(options, cancel, run, progress, store.get());
   executor.write_manifest();
   progress.start();
   executor.execute(queue);

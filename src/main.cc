@@ -17,6 +17,8 @@
 #include "chexport/error.h"
 #include "chexport/exporter.h"
 #include "chexport/plan_report.h"
+#include "chexport/s3.h"
+#include "chexport/store.h"
 #include "chexport/units.h"
 #include "chexport/verify.h"
 #include "chexport/version.h"
@@ -61,7 +63,7 @@ struct Flags {
   bool insecure = false;
   std::string log_level = "info";
   // export only
-  std::string manifest, on_file;
+  std::string manifest, on_file, s3_part_size;
   bool delete_after_hook = false;
   std::string out, format, compression, max_bytes, max_compressed_bytes;
   int zstd_level = 3;
@@ -314,7 +316,8 @@ int run_verify(const CLI::App* app, const Flags& f) {
     client = std::make_unique<ClickHouseClient>(connection);
     client->set_cancel_flag(&cancel_token.requested);
   }
-  VerifyReport report = verify_export(f.verify_dir, client.get());
+  std::unique_ptr<Store> store = open_store(f.verify_dir);
+  VerifyReport report = verify_export(*store, client.get());
   for (const std::string& problem : report.problems) std::cout << problem << "\n";
   std::cout.flush();
   if (!report.problems.empty()) {
@@ -323,9 +326,11 @@ int run_verify(const CLI::App* app, const Flags& f) {
     return exit_code::validation;
   }
   std::string handed_off = report.handed_off == 0 ? std::string()
-                           : " (" + std::to_string(report.handed_off) + " handed off to --on-file and removed)";
+                                                  : " (" + std::to_string(report.handed_off) +
+                                                        " handed off to --on-file and removed)";
   spdlog::info("{}: OK: {} file(s), {} rows, {} bytes verified{}{}", f.verify_dir, report.files,
-               report.rows, report.bytes, handed_off, f.against_server ? ", counts match the server" : "");
+               report.rows, report.bytes, handed_off,
+               f.against_server ? ", counts match the server" : "");
   return exit_code::ok;
 }
 
@@ -360,7 +365,11 @@ int main(int argc, char** argv) {
   auto* plan = app.add_subcommand("plan", "show the tasks an export would run, and export nothing");
   add_common(exp, f);
   add_common(plan, f);
-  exp->add_option("--out,-o", f.out, "output directory, or - for one zstd stream on stdout");
+  exp->add_option("--out,-o", f.out,
+                  "output directory, s3://bucket/prefix (AWS_* credentials), or - for one zstd "
+                  "stream on stdout");
+  exp->add_option("--s3-part-size", f.s3_part_size,
+                  "multipart upload part size for s3:// (default 8MiB, at least 5MiB)");
   exp->add_option("--on-file", f.on_file,
                   "run this shell command for each finished, validated file (CHEXPORT_FILE, "
                   "CHEXPORT_ROWS, ...)");
@@ -394,7 +403,8 @@ int main(int argc, char** argv) {
   plan->add_flag("--json", f.json, "print the plan as JSON");
   auto* verify = app.add_subcommand(
       "verify", "check an export against its manifest: files, sizes, SHA-256, zstd, rows");
-  verify->add_option("dir", f.verify_dir, "the export's output directory")->required();
+  verify->add_option("dir", f.verify_dir, "the export's output directory or s3://bucket/prefix")
+      ->required();
   verify->add_flag("--against-server", f.against_server,
                    "also recount every task's rows on the server");
   add_connection_flags(verify, f);

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "chexport/atomic_file.h"
 #include "chexport/error.h"
 #include "chexport/sha256.h"
 
@@ -50,13 +49,41 @@ std::map<std::string, std::string> options_fingerprint(const ExportOptions& o) {
   return f;
 }
 
-PreviousExport read_previous_export(const std::string& dir) {
+namespace {
+
+// Keeps what it is given; for small files (the manifest).
+class StringSink final : public ByteSink {
+ public:
+  void write(std::string_view data) override { text.append(data); }
+  void finish() override {}
+  void cancel() noexcept override {}
+  std::string text;
+};
+
+// Hashes and counts what it is given.
+class HashSink final : public ByteSink {
+ public:
+  void write(std::string_view data) override {
+    sha.update(data);
+    bytes += data.size();
+  }
+  void finish() override {}
+  void cancel() noexcept override {}
+  Sha256 sha;
+  uint64_t bytes = 0;
+};
+
+}  // namespace
+
+PreviousExport read_previous_export(Store& store) {
   PreviousExport previous;
-  std::string path = dir + "/manifest.json";
-  if (!fs::exists(path)) return previous;
+  StringSink manifest_text;
+  if (!store.read("manifest.json", manifest_text)) return previous;
+  std::string path = store.describe("manifest.json");
   simdjson::dom::parser parser;
   simdjson::dom::element manifest;
-  if (parser.load(path).get(manifest) != simdjson::SUCCESS) {
+  simdjson::padded_string padded(manifest_text.text);
+  if (parser.parse(padded).get(manifest) != simdjson::SUCCESS) {
     throw_usage(path + " cannot be read as a chexport manifest; use --fresh to start over");
   }
   previous.exists = true;
@@ -111,55 +138,32 @@ void check_same_options(const PreviousExport& previous, const ExportOptions& opt
   }
 }
 
-std::string check_files(const std::string& out_dir, const PreviousTask& task) {
+std::string check_files(Store& store, const PreviousTask& task) {
   for (const WrittenFile& f : task.files) {
     if (f.handed_off) continue;  // the --on-file command took it, and it was removed
-    std::string path = out_dir + "/" + f.path;
-    std::error_code ec;
-    uint64_t size = fs::file_size(path, ec);
-    if (ec) return f.path + " is missing";
-    if (size != f.compressed_bytes) {
-      return f.path + " has " + std::to_string(size) + " bytes, the manifest says " +
+    HashSink sink;
+    if (!store.read(f.path, sink)) return f.path + " is missing";
+    if (sink.bytes != f.compressed_bytes) {
+      return f.path + " has " + std::to_string(sink.bytes) + " bytes, the manifest says " +
              std::to_string(f.compressed_bytes);
     }
-    std::ifstream in(path, std::ios::binary);
-    Sha256 sha;
-    std::vector<char> buffer(1 << 20);
-    while (in) {
-      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-      sha.update(std::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
-    }
-    if (sha.hex_digest() != f.sha256) return f.path + " does not match its SHA-256";
+    if (sink.sha.hex_digest() != f.sha256) return f.path + " does not match its SHA-256";
   }
   return "";
 }
 
-size_t remove_temp_files(const std::string& dir) {
-  size_t removed = 0;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return 0;
-  for (auto it = fs::recursive_directory_iterator(dir, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file() &&
-        it->path().filename().string().find(AtomicFile::temp_marker) != std::string::npos) {
-      if (fs::remove(it->path(), ec)) ++removed;
-    }
-  }
-  return removed;
-}
-
-size_t remove_data_files(const std::string& out_dir, const std::string& dir,
+size_t remove_data_files(Store& store, const std::string& dir,
                          const std::vector<WrittenFile>& keep) {
   size_t removed = 0;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return 0;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file() || !name.starts_with("part-")) continue;
-    std::string relative = fs::path(entry.path()).lexically_relative(out_dir).string();
+  for (const StoredFile& file : store.list(dir)) {
+    std::string name = fs::path(file.path).filename().string();
+    if (!name.starts_with("part-")) continue;
     bool kept = std::any_of(keep.begin(), keep.end(),
-                            [&](const WrittenFile& f) { return f.path == relative; });
-    if (!kept && fs::remove(entry.path(), ec)) ++removed;
+                            [&](const WrittenFile& f) { return f.path == file.path; });
+    if (!kept) {
+      store.remove(file.path);
+      ++removed;
+    }
   }
   return removed;
 }

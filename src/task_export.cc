@@ -76,18 +76,19 @@ class ProgressSink final : public ByteSink {
   uint64_t bytes_ = 0, rows_ = 0;
 };
 
-// Runs --on-file for each committed file; on a failure, takes every file of the task back so
-// that the retry starts from nothing.
-void hand_off(const OutputOptions& out, const TaskResult& result,
+// Runs --on-file for each committed file (paths relative to the store); on a failure, takes
+// every file of the task back so that the retry starts from nothing.
+void hand_off(const OutputOptions& out, Store& store, const TaskResult& result,
               const std::vector<WrittenFile>& files) {
   const Task& task = result.task;
   size_t done = 0;
   try {
     for (; done < files.size(); ++done) {
       const WrittenFile& f = files[done];
-      std::string relative = std::filesystem::path(f.path).lexically_relative(out.dir).string();
-      run_file_hook(out.on_file, {{"CHEXPORT_FILE", std::filesystem::absolute(f.path).string()},
-                                  {"CHEXPORT_FILE_NAME", relative},
+      std::string where = store.describe(f.path);
+      if (store.is_local()) where = std::filesystem::absolute(where).string();
+      run_file_hook(out.on_file, {{"CHEXPORT_FILE", where},
+                                  {"CHEXPORT_FILE_NAME", f.path},
                                   {"CHEXPORT_DB", task.table.db},
                                   {"CHEXPORT_TABLE", task.table.table},
                                   {"CHEXPORT_PARTITION", task.partition},
@@ -97,13 +98,11 @@ void hand_off(const OutputOptions& out, const TaskResult& result,
                                   {"CHEXPORT_COMPRESSED_BYTES", std::to_string(f.compressed_bytes)},
                                   {"CHEXPORT_SHA256", f.sha256},
                                   {"CHEXPORT_QUERY_ID", result.query_id}});
-      if (out.delete_after_hook && ::unlink(f.path.c_str()) != 0) {
-        throw_io("cannot remove " + f.path + " after --on-file: " + std::strerror(errno));
-      }
+      if (out.delete_after_hook) store.remove(f.path);
     }
   } catch (const Error&) {
     for (size_t i = 0; i < files.size(); ++i) {
-      if (!(out.delete_after_hook && i < done)) ::unlink(files[i].path.c_str());
+      if (!(out.delete_after_hook && i < done)) store.remove(files[i].path);
     }
     throw;
   }
@@ -123,7 +122,10 @@ Worker::Worker(const ExportOptions& options, const CancelToken* cancel)
     : client(options.connection),
       encoder(options.output.compression == Compression::zstd
                   ? std::make_unique<ZstdEncoder>(options.output.zstd_level)
-                  : nullptr) {
+                  : nullptr),
+      store(options.output.to_stdout()
+                ? nullptr
+                : open_store(options.output.dir, options.output.s3_part_size)) {
   if (cancel != nullptr) client.set_cancel_flag(&cancel->requested);
 }
 
@@ -142,13 +144,14 @@ void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result
                      " rows, but its predicate now selects " + std::to_string(result.count_before));
   }
   FileOpener open;
+  std::vector<std::string> names;  // relative to the store, in order
   if (out.to_stdout()) {
     open = [](size_t) -> std::unique_ptr<OutputFile> { return std::make_unique<StdoutFile>(); };
   } else {
-    make_directories(out.dir + "/" + task.dir);
-    open = local_files([&](size_t index) {
-      return out.dir + "/" + task.dir + "/" + data_file_name(index, out.compression);
-    });
+    open = [&](size_t index) {
+      names.push_back(task.dir + "/" + data_file_name(index, out.compression));
+      return worker.store->create(names.back());
+    };
   }
   RotatingWriter writer(open, out.limits, worker.encoder.get(), out.format == "CSVWithNames");
   ProgressSink sink(writer, progress);
@@ -181,16 +184,15 @@ void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result
                      " during the export (the partition is still being written to)");
   }
   writer.commit();
-  if (!out.on_file.empty()) hand_off(out, result, writer.files());
-  sink.keep();
   result.csv_bytes = writer.csv_bytes();
   result.files = writer.files();
+  for (size_t i = 0; i < names.size(); ++i) result.files[i].path = names[i];
+  if (!out.on_file.empty()) hand_off(out, *worker.store, result, result.files);
+  sink.keep();
   result.compressed_bytes = 0;
   for (WrittenFile& f : result.files) {
     result.compressed_bytes += f.compressed_bytes;
     f.handed_off = out.delete_after_hook;
-    if (!out.to_stdout())
-      f.path = std::filesystem::path(f.path).lexically_relative(out.dir).string();
   }
 }
 

@@ -4,7 +4,6 @@
 #include <zstd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "chexport/csv_scanner.h"
@@ -16,67 +15,68 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct FileCheck {
-  uint64_t size = 0;
-  std::string sha256;
-  uint64_t records = 0;
-  std::string error;  // zstd or read error
-};
-
-// One pass over the file: SHA-256 of its bytes, and the records of its (decompressed) CSV.
-FileCheck read_file(const std::string& path, bool zstd) {
-  FileCheck check;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    check.error = "cannot be read";
-    return check;
+// Hashes a file's bytes and counts the records of its (decompressed) CSV as they stream by.
+class CheckSink final : public ByteSink {
+ public:
+  explicit CheckSink(bool zstd)
+      : dctx_(zstd ? ZSTD_createDCtx() : nullptr), output_(ZSTD_DStreamOutSize()) {}
+  ~CheckSink() override {
+    if (dctx_ != nullptr) ZSTD_freeDCtx(dctx_);
   }
+  void write(std::string_view data) override {
+    size += data.size();
+    sha.update(data);
+    if (dctx_ == nullptr) {
+      scanner.scan(data);
+      return;
+    }
+    ZSTD_inBuffer in{data.data(), data.size(), 0};
+    while (in.pos < in.size && error.empty()) {
+      ZSTD_outBuffer out{output_.data(), output_.size(), 0};
+      last_ = ZSTD_decompressStream(dctx_, &out, &in);
+      if (ZSTD_isError(last_)) {
+        error = std::string("is not valid zstd (") + ZSTD_getErrorName(last_) + ")";
+        return;
+      }
+      scanner.scan(std::string_view(output_.data(), out.pos));
+    }
+  }
+  void finish() override {
+    // Drain what the decoder still holds; a frame that never ended is truncated.
+    while (dctx_ != nullptr && error.empty() && last_ != 0) {
+      ZSTD_inBuffer in{nullptr, 0, 0};
+      ZSTD_outBuffer out{output_.data(), output_.size(), 0};
+      last_ = ZSTD_decompressStream(dctx_, &out, &in);
+      if (ZSTD_isError(last_)) {
+        error = std::string("is not valid zstd (") + ZSTD_getErrorName(last_) + ")";
+      } else if (out.pos == 0) {
+        error = "is a truncated zstd frame";
+      }
+      scanner.scan(std::string_view(output_.data(), out.pos));
+    }
+    if (error.empty() && !scanner.at_record_boundary())
+      error = "does not end at a CSV record boundary";
+  }
+  void cancel() noexcept override {}
+
+  uint64_t size = 0;
   Sha256 sha;
   CsvScanner scanner;
-  ZSTD_DCtx* dctx = zstd ? ZSTD_createDCtx() : nullptr;
-  std::vector<char> input(1 << 20), output(ZSTD_DStreamOutSize());
-  size_t last = 0;
-  while (in) {
-    in.read(input.data(), static_cast<std::streamsize>(input.size()));
-    size_t n = static_cast<size_t>(in.gcount());
-    if (n == 0) break;
-    check.size += n;
-    sha.update(std::string_view(input.data(), n));
-    if (!zstd) {
-      scanner.scan(std::string_view(input.data(), n));
-      continue;
-    }
-    ZSTD_inBuffer zin{input.data(), n, 0};
-    while (zin.pos < zin.size && check.error.empty()) {
-      ZSTD_outBuffer zout{output.data(), output.size(), 0};
-      last = ZSTD_decompressStream(dctx, &zout, &zin);
-      if (ZSTD_isError(last)) {
-        check.error = std::string("is not valid zstd (") + ZSTD_getErrorName(last) + ")";
-        break;
-      }
-      scanner.scan(std::string_view(output.data(), zout.pos));
-    }
-    if (!check.error.empty()) break;
-  }
-  // Drain what the decoder still holds.
-  while (zstd && check.error.empty() && last != 0) {
-    ZSTD_inBuffer zin{nullptr, 0, 0};
-    ZSTD_outBuffer zout{output.data(), output.size(), 0};
-    last = ZSTD_decompressStream(dctx, &zout, &zin);
-    if (ZSTD_isError(last)) {
-      check.error = std::string("is not valid zstd (") + ZSTD_getErrorName(last) + ")";
-    } else if (zout.pos == 0) {
-      check.error = "is a truncated zstd frame";
-    }
-    scanner.scan(std::string_view(output.data(), zout.pos));
-  }
-  if (dctx != nullptr) ZSTD_freeDCtx(dctx);
-  if (check.error.empty() && !scanner.at_record_boundary())
-    check.error = "does not end at a CSV record boundary";
-  check.sha256 = sha.hex_digest();
-  check.records = scanner.records();
-  return check;
-}
+  std::string error;
+
+ private:
+  ZSTD_DCtx* dctx_;
+  std::vector<char> output_;
+  size_t last_ = 0;
+};
+
+class StringSink final : public ByteSink {
+ public:
+  void write(std::string_view data) override { text.append(data); }
+  void finish() override {}
+  void cancel() noexcept override {}
+  std::string text;
+};
 
 std::string text(simdjson::dom::element e, const char* key) {
   std::string_view v;
@@ -90,15 +90,18 @@ uint64_t number(simdjson::dom::element e, const char* key) {
 
 }  // namespace
 
-VerifyReport verify_export(const std::string& dir, ClickHouseClient* client) {
+VerifyReport verify_export(Store& store, ClickHouseClient* client) {
   VerifyReport report;
-  std::string manifest_path = dir + "/manifest.json";
+  std::string manifest_path = store.describe("manifest.json");
+  StringSink manifest_text;
+  if (!store.read("manifest.json", manifest_text)) {
+    throw_usage(store.describe("") + " has no manifest.json: not a chexport export");
+  }
   simdjson::dom::parser parser;
   simdjson::dom::element manifest;
-  if (!fs::exists(manifest_path)) throw_usage(dir + " has no manifest.json: not a chexport export");
-  if (parser.load(manifest_path).get(manifest) != simdjson::SUCCESS) {
+  simdjson::padded_string padded(manifest_text.text);
+  if (parser.parse(padded).get(manifest) != simdjson::SUCCESS)
     throw_usage(manifest_path + " cannot be parsed");
-  }
   bool header = text(manifest["options"], "format") == "CSVWithNames";
   std::set<std::string> listed;
   std::set<std::string> task_dirs;
@@ -107,7 +110,7 @@ VerifyReport verify_export(const std::string& dir, ClickHouseClient* client) {
     throw_usage(manifest_path + " lists no tasks");
   for (simdjson::dom::element task : tasks) {
     std::string task_dir = text(task, "dir");
-    task_dirs.insert(dir + "/" + task_dir);
+    task_dirs.insert(task_dir);
     std::string status = text(task, "status");
     if (status != "done") {
       report.problems.push_back("incomplete: task " + task_dir + " is " + status + ": " +
@@ -120,7 +123,6 @@ VerifyReport verify_export(const std::string& dir, ClickHouseClient* client) {
     for (simdjson::dom::element f : files) {
       std::string path = text(f, "path");
       listed.insert(path);
-      std::string full = dir + "/" + path;
       ++report.files;
       task_rows += number(f, "rows");
       bool handed_off = false;
@@ -128,18 +130,20 @@ VerifyReport verify_export(const std::string& dir, ClickHouseClient* client) {
         ++report.handed_off;  // given to the --on-file command and removed: nothing to read
         continue;
       }
-      if (!fs::exists(full)) {
+      CheckSink check(path.ends_with(".zst"));
+      if (!store.read(path, check)) {
         report.problems.push_back("missing: " + path);
         continue;
       }
-      FileCheck check = read_file(full, path.ends_with(".zst"));
+      check.finish();
+      uint64_t records = check.scanner.records();
       report.bytes += check.size;
-      uint64_t rows = check.records - (header && check.records > 0 ? 1 : 0);
+      uint64_t rows = records - (header && records > 0 ? 1 : 0);
       if (check.size != number(f, "compressed_bytes")) {
         report.problems.push_back("corrupted: " + path + " has " + std::to_string(check.size) +
                                   " bytes, the manifest says " +
                                   std::to_string(number(f, "compressed_bytes")));
-      } else if (check.sha256 != text(f, "sha256")) {
+      } else if (check.sha.hex_digest() != text(f, "sha256")) {
         report.problems.push_back("corrupted: " + path + " does not match its SHA-256");
       } else if (!check.error.empty()) {
         report.problems.push_back("corrupted: " + path + " " + check.error);
@@ -169,16 +173,12 @@ VerifyReport verify_export(const std::string& dir, ClickHouseClient* client) {
   }
   // Data files the manifest does not know about.
   for (const std::string& task_dir : task_dirs) {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(task_dir, ec)) {
-      std::string name = entry.path().filename().string();
-      if (!entry.is_regular_file() ||
-          !(name.starts_with("part-") || name.find(".chexport-tmp.") != std::string::npos)) {
-        continue;
+    for (const StoredFile& file : store.list(task_dir)) {
+      std::string name = fs::path(file.path).filename().string();
+      if ((name.starts_with("part-") || name.find(".chexport-tmp.") != std::string::npos) &&
+          !listed.count(file.path)) {
+        report.problems.push_back("extra: " + file.path + " is not in the manifest");
       }
-      std::string relative = fs::path(entry.path()).lexically_relative(dir).string();
-      if (!listed.count(relative))
-        report.problems.push_back("extra: " + relative + " is not in the manifest");
     }
   }
   return report;

@@ -34,13 +34,11 @@ struct OutputOptions {
   Compression compression = Compression::zstd;
   int zstd_level = 3;
   RotationLimits limits;
-  bool fresh = false;              // replace an earlier export in `dir` instead of resuming it
-  std::string on_file;             // command run for each finished file (file_hook.h)
-  bool delete_after_hook = false;  // remove each file once its command succeeded
+  bool fresh = false;               // replace an earlier export in `dir` instead of resuming it
+  std::string on_file;              // command run for each finished file (file_hook.h)
+  bool delete_after_hook = false;   // remove each file once its command succeeded
+  uint64_t s3_part_size = 8 << 20;  // with an s3:// output (store.h)
   bool to_stdout() const { return dir == "-"; }
-  std::string manifest() const {
-    return !manifest_path.empty() ? manifest_path : to_stdout() ? "" : dir + "/manifest.json";
-  }
 };
 
 struct RetryPolicy {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "chexport/exporter.h"
+#include "chexport/store.h"
 
 namespace chexport {
 
@@ -36,21 +37,18 @@ struct PreviousExport {
 // The options that shape the files, as name -> value (stored in the manifest as "fingerprint").
 std::map<std::string, std::string> options_fingerprint(const ExportOptions& options);
 
-// Reads <dir>/manifest.json if there is one.
-PreviousExport read_previous_export(const std::string& dir);
+// Reads manifest.json from the store if there is one.
+PreviousExport read_previous_export(Store& store);
 
 // Throws a usage Error listing every option that differs.
 void check_same_options(const PreviousExport& previous, const ExportOptions& options);
 
 // Empty when every file of `task` has its recorded size and SHA-256; else what is wrong.
-std::string check_files(const std::string& out_dir, const PreviousTask& task);
+std::string check_files(Store& store, const PreviousTask& task);
 
-// Removes "*.chexport-tmp.*" files left by a killed run anywhere below `dir`; returns how many.
-size_t remove_temp_files(const std::string& dir);
-
-// Removes data files (part-NNNNNN.csv[.zst]) directly in `dir` that are not in `keep`
-// (relative to `out_dir`); returns how many.
-size_t remove_data_files(const std::string& out_dir, const std::string& dir,
+// Removes data files (part-NNNNNN.csv[.zst]) directly in `dir` that are not in `keep`; returns
+// how many.
+size_t remove_data_files(Store& store, const std::string& dir,
                          const std::vector<WrittenFile>& keep = {});
 
 }  // namespace chexport

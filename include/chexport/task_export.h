@@ -10,6 +10,7 @@
 #include "chexport/clickhouse.h"
 #include "chexport/exporter.h"
 #include "chexport/progress.h"
+#include "chexport/store.h"
 #include "chexport/zstd_encoder.h"
 
 namespace chexport {
@@ -20,6 +21,7 @@ struct Worker {
   Worker(const ExportOptions& options, const CancelToken* cancel);
   ClickHouseClient client;
   std::unique_ptr<ZstdEncoder> encoder;  // null without compression
+  std::unique_ptr<Store> store;          // null with --out -
 };
 
 // Fills result.query_id (a new one per attempt), counts, rows, bytes and files (relative paths).

@@ -1,5 +1,5 @@
-// `chexport verify DIR`: checks an export against its manifest without trusting anything the
-// export run computed on the fly (README "chexport verify").
+// `chexport verify DIR|s3://bucket/prefix`: checks an export against its manifest without trusting
+// anything the export run computed on the fly (README "chexport verify").
 //
 // Every file the manifest lists must exist with its recorded size and SHA-256, decompress as
 // zstd (checksums verified) when it ends in .zst, and hold exactly its recorded rows (counted
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "chexport/clickhouse.h"
+#include "chexport/store.h"
 
 namespace chexport {
 
@@ -25,6 +26,6 @@ struct VerifyReport {
 };
 
 // `client` may be null; when given, each task's count() is compared with its rows.
-VerifyReport verify_export(const std::string& dir, ClickHouseClient* client);
+VerifyReport verify_export(Store& store, ClickHouseClient* client);
 
 }  // namespace chexport

@@ -1,0 +1,50 @@
+// Where an export lives: a local directory or an S3 bucket prefix. Everything that reads or writes
+// an export (the exporter, resume, verify) goes through this interface, so both behave the same.
+//
+// Paths are relative to the export's root ("db/table/partition=1/part-000000.csv.zst"). Files
+// made by create() are invisible until committed: a temp file renamed on commit locally, a
+// multipart upload completed on commit on S3 (parts are uploaded as the bytes come, so memory
+// stays at one part per open file; a file smaller than one part is sent with one PUT on commit).
+// A Store is used by one thread at a time (the S3 one owns a connection): open one per worker.
+// Failures throw chexport::Error.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chexport/byte_sink.h"
+
+namespace chexport {
+
+struct StoredFile {
+  std::string path;  // relative
+  uint64_t size = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // For messages: the local path or the s3:// URL of `relative`.
+  virtual std::string describe(std::string_view relative) const = 0;
+  virtual std::unique_ptr<OutputFile> create(const std::string& relative) = 0;
+  // A small file (manifest, schema), replaced atomically.
+  virtual void put(const std::string& relative, std::string_view content) = 0;
+  // Streams a file into `sink`; false when it does not exist.
+  virtual bool read(const std::string& relative, ByteSink& sink) = 0;
+  // The files directly in `dir` (not below it).
+  virtual std::vector<StoredFile> list(const std::string& dir) = 0;
+  virtual void remove(const std::string& relative) = 0;
+  virtual void remove_tree(const std::string& dir) = 0;
+  // Removes what a killed run left: temp files, or unfinished multipart uploads. Returns how many.
+  virtual size_t clean_leftovers() = 0;
+  virtual bool is_local() const = 0;
+};
+
+// A directory, or "s3://bucket/prefix" (credentials from the AWS_* variables; parts of
+// `part_size` bytes, at least 5 MiB).
+std::unique_ptr<Store> open_store(const std::string& location, uint64_t part_size = 8 << 20);
+
+}  // namespace chexport
