@@ -8,6 +8,7 @@ packages=(
   libcurl4-openssl-dev libzstd-dev libsimdjson-dev libcli11-dev libspdlog-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   clickhouse-server clickhouse-client curl zstd clang-format
+  radosgw ceph-mon ceph-osd
 )
 
 missing=()

@@ -18,18 +18,22 @@ free_port() {
 }
 
 stop() {
-  for name in radosgw osd mon; do
-    [[ -f $dir/$name.pid ]] || continue
+  # radosgw first, then the OSD, then the monitor (radosgw.pid, osd.0.pid, mon.a.pid).
+  for pidfile in "$dir"/radosgw.pid "$dir"/osd.*.pid "$dir"/mon.*.pid; do
+    [[ -f $pidfile ]] || continue
     local pid
-    pid=$(cat "$dir/$name.pid")
+    pid=$(cat "$pidfile")
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
-    rm -f "$dir/$name.pid"
+    rm -f "$pidfile"
   done
 }
 
 start() {
+  # Always a new cluster: stop what an earlier run left and start from an empty directory.
+  stop
+  rm -rf "$dir"
   mkdir -p "$dir"/{mon,osd,run,log}
   dir=$(cd "$dir" && pwd)
   local p1 p2 rgw fsid osd_uuid

@@ -197,7 +197,7 @@ S3Client::Response S3Client::request(const char* method, const std::string& key,
     headers =
         curl_slist_append(headers, ("x-amz-security-token: " + credentials_.session_token).c_str());
   }
-  headers = curl_slist_append(headers, "Expect:");
+  // No "Expect:" to suppress 100-continue: libcurl would sign the empty header it never sends.
   std::string sigv4 = "aws:amz:" + credentials_.region + ":s3";
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);

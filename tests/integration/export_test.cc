@@ -196,8 +196,9 @@ TEST(Export, DiskFullIsOneClearErrorAndLeavesNoFinalFile) {
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 4) << r.output;
   simdjson::dom::parser parser;
   simdjson::dom::element manifest = parser.load(out.str() + "/manifest.json");
-  EXPECT_EQ(int64_t(manifest["tasks"].at(0)["attempts"]) + int64_t(manifest["tasks"].at(1)["attempts"]),
-            1);  // no retry storm: a full disk is not worth retrying
+  EXPECT_EQ(
+      int64_t(manifest["tasks"].at(0)["attempts"]) + int64_t(manifest["tasks"].at(1)["attempts"]),
+      1);  // no retry storm: a full disk is not worth retrying
   EXPECT_TRUE(std::string_view(manifest["tasks"].at(1)["error"])
                   .starts_with("not started: an earlier task failed"));
   EXPECT_TRUE(data_files(out).empty());

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <stdexcept>
 
 #include "../support/test_util.h"
+#include "chexport/sha256.h"
 
 namespace chexport::testing {
 
@@ -213,7 +215,9 @@ int BackgroundProcess::wait() {
   while (read_line(300)) {
   }
   int status = 0;
-  ::waitpid(pid_, &status, 0);
+  struct rusage usage {};
+  ::wait4(pid_, &status, 0, &usage);
+  max_rss_kib_ = usage.ru_maxrss;
   status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return status_;
 }
@@ -262,6 +266,66 @@ FaultProxy start_fault_proxy(int upstream_port, const std::string& mode, int fau
   if (!port) throw std::runtime_error("the fault proxy did not start: " + proxy.process->output());
   proxy.port = std::stoi(*port);
   return proxy;
+}
+
+}  // namespace chexport::testing
+
+namespace chexport::testing {
+
+std::map<std::string, std::string> TestS3::env() const {
+  return {{"AWS_ACCESS_KEY_ID", access_key},
+          {"AWS_SECRET_ACCESS_KEY", secret_key},
+          {"AWS_ENDPOINT_URL", endpoint()},
+          {"AWS_REGION", "us-east-1"}};
+}
+
+const TestS3& test_s3() {
+  static TestS3 s3 = [] {
+#ifdef CHEXPORT_TEST_S3_DIR_DEFAULT
+    const char* dir = std::getenv("CHEXPORT_TEST_S3_DIR");
+    if (dir == nullptr) dir = CHEXPORT_TEST_S3_DIR_DEFAULT;
+    std::ifstream in(std::string(dir) + "/endpoint");
+    TestS3 t;
+    if (!(in >> t.port >> t.access_key >> t.secret_key)) {
+      throw std::runtime_error(std::string("no S3 endpoint in ") + dir + " (run through ctest)");
+    }
+    return t;
+#else
+    throw std::runtime_error("this test binary has no S3 server");
+    return TestS3{};
+#endif
+  }();
+  return s3;
+}
+
+std::string s3_call(const std::string& method, const std::string& path, const std::string& body,
+                    long* status) {
+  const TestS3& s3 = test_s3();
+  CURL* curl = curl_easy_init();
+  std::string answer;
+  std::string url = s3.endpoint() + path;
+  std::string sha = Sha256::of(body);
+  curl_slist* headers = curl_slist_append(nullptr, ("x-amz-content-sha256: " + sha).c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (!body.empty() || method == "PUT") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:s3");
+  curl_easy_setopt(curl, CURLOPT_USERNAME, s3.access_key.c_str());
+  curl_easy_setopt(curl, CURLOPT_PASSWORD, s3.secret_key.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+  CURLcode code = curl_easy_perform(curl);
+  long http = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (code != CURLE_OK) throw std::runtime_error("S3 request failed: " + method + " " + path);
+  if (status != nullptr) *status = http;
+  return answer;
 }
 
 }  // namespace chexport::testing

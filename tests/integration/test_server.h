@@ -45,6 +45,7 @@ class BackgroundProcess {
   int wait();  // exit code, 128 + signal if killed; reads the rest of the output
   const std::string& output() const { return output_; }
   pid_t pid() const { return pid_; }
+  long max_rss_kib() const { return max_rss_kib_; }  // after wait()
 
  private:
   pid_t pid_ = -1;
@@ -52,6 +53,7 @@ class BackgroundProcess {
   std::string buffer_;
   std::string output_;
   int status_ = -1;
+  long max_rss_kib_ = 0;
 };
 
 // The chexport binary under test.
@@ -74,6 +76,20 @@ class PrivateServer {
   std::string dir_;
   int port_ = 0;
 };
+
+// The S3 server (radosgw) that the ctest fixture started, and requests to it signed with curl's
+// own SigV4 (independent of chexport's S3 client).
+struct TestS3 {
+  int port = 0;
+  std::string access_key, secret_key;
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port); }
+  // The AWS_* variables chexport needs.
+  std::map<std::string, std::string> env() const;
+};
+const TestS3& test_s3();
+// `path` is "/bucket/key?query", already percent-encoded; returns the body, status in `status`.
+std::string s3_call(const std::string& method, const std::string& path,
+                    const std::string& body = "", long* status = nullptr);
 
 // Starts tests/tools/fault_proxy.py in front of `upstream_port`; returns it and its port.
 struct FaultProxy {

@@ -1,0 +1,257 @@
+// Export to a real S3 server (Ceph radosgw from Debian, started by the ctest fixture): it checks
+// SigV4 signatures and body hashes and enforces the 5 MiB minimum part size, like AWS.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <csignal>
+#include <set>
+
+#include "checks.h"
+#include "test_server.h"
+
+namespace chexport::testing {
+namespace {
+
+// A fresh bucket named after the running test ("chx-<name>", lower case, valid for S3).
+std::string fresh_bucket() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = "chx-";
+  for (char c : std::string(info->name()))
+    name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  name = name.substr(0, 60);
+  long status = 0;
+  s3_call("PUT", "/" + name, "", &status);
+  if (status != 200 && status != 409) throw std::runtime_error("cannot create bucket " + name);
+  return name;
+}
+
+// Query values are signed as written, so they must be in canonical form: '/' as %2F too.
+std::string encode_query(const std::string& value) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+// Every object under `prefix` (list-type=2), as key -> size.
+std::map<std::string, uint64_t> list_objects(const std::string& bucket, const std::string& prefix) {
+  std::string xml = s3_call("GET", "/" + bucket + "?list-type=2&prefix=" + encode_query(prefix));
+  std::map<std::string, uint64_t> objects;
+  for (size_t at = 0; (at = xml.find("<Key>", at)) != std::string::npos;) {
+    size_t end = xml.find("</Key>", at);
+    std::string key = xml.substr(at + 5, end - at - 5);
+    size_t size_at = xml.find("<Size>", end) + 6;
+    objects[key] = std::stoull(xml.substr(size_at, xml.find("</Size>", size_at) - size_at));
+    at = end;
+  }
+  return objects;
+}
+
+std::string encode(const std::string& key) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : key) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string get_object(const std::string& bucket, const std::string& key) {
+  long status = 0;
+  std::string body = s3_call("GET", "/" + bucket + "/" + encode(key), "", &status);
+  if (status != 200) throw std::runtime_error("GET " + key + ": " + std::to_string(status));
+  return body;
+}
+
+// All data in the export under s3://bucket/prefix, per its manifest, decompressed.
+std::string exported_csv(const std::string& bucket, const std::string& prefix) {
+  simdjson::dom::parser parser;
+  std::string text = get_object(bucket, prefix + "/manifest.json");
+  simdjson::dom::element manifest = parser.parse(text);
+  std::string all;
+  for (simdjson::dom::element t : manifest["tasks"].get_array()) {
+    EXPECT_EQ(std::string_view(t["status"]), "done");
+    for (simdjson::dom::element f : t["files"].get_array()) {
+      std::string raw = get_object(bucket, prefix + "/" + std::string(std::string_view(f["path"])));
+      EXPECT_EQ(raw.size(), uint64_t(f["compressed_bytes"]));
+      EXPECT_EQ(zstd_frame_count(raw), 1u);
+      all += zstd_decompress(raw);
+    }
+  }
+  return all;
+}
+
+TEST(S3, ExportWithKeysThatNeedEncodingAndVerify) {
+  std::string db = fresh_database();
+  std::string bucket = fresh_bucket();
+  http_query("CREATE TABLE " + db +
+             ".t (k String, n UInt64, s String) ENGINE = MergeTree PARTITION BY k ORDER BY n");
+  http_query("INSERT INTO " + db +
+             ".t SELECT ['a b', 'x%y=z', 'q''q', 'caf\xc3\xa9'][1 + number % 4], number, "
+             "concat('\"', toString(number), ',\\n') FROM numbers(20000)");
+  std::vector<std::string> args = {"export",
+                                   "--url",
+                                   test_server().url(),
+                                   "-t",
+                                   db + ".t",
+                                   "-o",
+                                   "s3://" + bucket + "/exports/run 1",
+                                   "--max-rows-per-file",
+                                   "3000"};
+  auto r = run_chexport(args, test_s3().env());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto objects = list_objects(bucket, "exports/");
+  EXPECT_TRUE(objects.count("exports/run 1/manifest.json"));
+  EXPECT_TRUE(objects.count("exports/run 1/" + db + "/t/schema.sql"));
+  // Partition values become names with '%' and '=' in them: the keys must still be exact.
+  EXPECT_TRUE(objects.count("exports/run 1/" + db + "/t/partition=x%25y%3Dz/part-000001.csv.zst"))
+      << objects.size();
+  EXPECT_TRUE(objects.count("exports/run 1/" + db + "/t/partition=a%20b/part-000000.csv.zst"));
+  EXPECT_EQ(objects.size(),
+            2u + 4u * 2u);  // manifest, schema, 4 partitions of 5000 rows in 2 files
+  EXPECT_EQ(sorted_records(exported_csv(bucket, "exports/run 1")),
+            sorted_records(http_query("SELECT * FROM " + db + ".t FORMAT CSV")));
+  auto verify = run_chexport({"verify", "s3://" + bucket + "/exports/run 1"}, test_s3().env());
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_NE(verify.output.find("OK: 8 file(s), 20000 rows"), std::string::npos) << verify.output;
+  // A second run resumes against the bucket.
+  auto again = run_chexport(args, test_s3().env());
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("4 task(s) already done and verified, 0 to export"),
+            std::string::npos)
+      << again.output;
+}
+
+TEST(S3, FilesLargerThanOnePartInBoundedMemory) {
+  std::string db = fresh_database();
+  std::string bucket = fresh_bucket();
+  // Hashes compress poorly: each partition's file is several 5 MiB parts.
+  http_query(
+      "CREATE TABLE " + db +
+      ".big (p UInt8, a UInt64, b UInt64, c UInt64) ENGINE = MergeTree PARTITION BY p ORDER BY a");
+  http_query("INSERT INTO " + db +
+             ".big SELECT number % 2, cityHash64(number), cityHash64(number, 1), "
+             "cityHash64(number, 2) FROM numbers(3000000)");
+  TempDir unused;
+  std::vector<std::string> argv = {chexport_binary(),
+                                   "export",
+                                   "--url",
+                                   test_server().url(),
+                                   "-t",
+                                   db + ".big",
+                                   "-o",
+                                   "s3://" + bucket + "/big",
+                                   "--s3-part-size",
+                                   "5MiB",
+                                   "--workers",
+                                   "2",
+                                   "--zstd-level",
+                                   "1"};
+  BackgroundProcess run(argv, test_s3().env());
+  ASSERT_EQ(run.wait(), 0) << run.output();
+  auto objects = list_objects(bucket, "big/");
+  uint64_t largest = 0;
+  for (const auto& [key, size] : objects) largest = std::max(largest, size);
+  EXPECT_GT(largest, 3u * (5u << 20)) << "the files should span several parts";
+  EXPECT_LT(run.max_rss_kib(), 64 * 1024) << "peak RSS " << run.max_rss_kib() << " KiB";
+  EXPECT_EQ(records_digest(exported_csv(bucket, "big")),
+            records_digest(http_query("SELECT * FROM " + db + ".big FORMAT CSV")));
+  auto verify = run_chexport({"verify", "s3://" + bucket + "/big"}, test_s3().env());
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+}
+
+TEST(S3, WrongSecretIsOneClearErrorWithoutRetries) {
+  std::string db = fresh_database();
+  std::string bucket = fresh_bucket();
+  http_query("CREATE TABLE " + db + ".t (n UInt8) ENGINE = MergeTree ORDER BY n");
+  http_query("INSERT INTO " + db + ".t VALUES (1)");
+  auto env = test_s3().env();
+  env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret-at-all";
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".t", "-o",
+                         "s3://" + bucket + "/x", "--retries", "5"},
+                        env);
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("HTTP 403 SignatureDoesNotMatch"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("retrying"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("not-the-secret-at-all"), std::string::npos) << r.output;
+  EXPECT_TRUE(list_objects(bucket, "x/").empty());
+}
+
+TEST(S3, AnInterruptedUploadLeavesNoPartialObjectAndResumes) {
+  std::string db = fresh_database();
+  std::string bucket = fresh_bucket();
+  http_query("CREATE TABLE " + db +
+             ".t (p UInt8, a UInt64, b UInt64) ENGINE = MergeTree PARTITION BY p ORDER BY a");
+  http_query(
+      "INSERT INTO " + db +
+      ".t SELECT number % 6, cityHash64(number), cityHash64(number, 7) FROM numbers(6000000)");
+  std::vector<std::string> argv = {chexport_binary(),
+                                   "export",
+                                   "--url",
+                                   test_server().url(),
+                                   "-t",
+                                   db + ".t",
+                                   "-o",
+                                   "s3://" + bucket + "/r",
+                                   "--s3-part-size",
+                                   "5MiB",
+                                   "--progress",
+                                   "json",
+                                   "--zstd-level",
+                                   "1"};
+  {
+    BackgroundProcess run(argv, test_s3().env());
+    ASSERT_TRUE(run.wait_for("\"event\":\"task_finished\"")) << run.output();
+    run.signal(SIGINT);
+    EXPECT_EQ(run.wait(), 130) << run.output();
+  }
+  // Only whole files are visible: every data object is listed, complete, in the manifest.
+  simdjson::dom::parser parser;
+  std::string text = get_object(bucket, "r/manifest.json");
+  simdjson::dom::element manifest = parser.parse(text);
+  std::set<std::string> listed;
+  uint64_t done = 0;
+  for (simdjson::dom::element t : manifest["tasks"].get_array()) {
+    done += std::string_view(t["status"]) == "done";
+    for (simdjson::dom::element f : t["files"].get_array())
+      listed.insert("r/" + std::string(std::string_view(f["path"])));
+  }
+  EXPECT_GE(done, 1u);
+  EXPECT_LT(done, 6u);
+  for (const auto& [key, size] : list_objects(bucket, "r/")) {
+    if (key.find("/part-") != std::string::npos) {
+      EXPECT_TRUE(listed.count(key)) << key << " is not in the manifest";
+    }
+  }
+  // The same options (without --progress, which does not shape the files).
+  auto again =
+      run_chexport({"export", "--url", test_server().url(), "-t", db + ".t", "-o",
+                    "s3://" + bucket + "/r", "--s3-part-size", "5MiB", "--zstd-level", "1"},
+                   test_s3().env());
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find(std::to_string(done) + " task(s) already done and verified"),
+            std::string::npos)
+      << again.output;
+  EXPECT_EQ(s3_call("GET", "/" + bucket + "?prefix=r%2F&uploads=").find("<Upload>"),
+            std::string::npos)
+      << "unfinished multipart uploads are aborted";
+  EXPECT_EQ(records_digest(exported_csv(bucket, "r")),
+            records_digest(http_query("SELECT * FROM " + db + ".t FORMAT CSV")));
+}
+
+}  // namespace
+}  // namespace chexport::testing
