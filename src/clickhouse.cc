@@ -12,21 +12,6 @@
 namespace chexport {
 namespace {
 
-class StringSink final : public ByteSink {
- public:
-  void write(std::string_view data) override {
-    if (text.size() + data.size() > limit) {
-      throw Error(ErrorKind::permanent, ErrorCategory::export_failed,
-                  "unexpectedly large answer to a metadata query");
-    }
-    text.append(data);
-  }
-  void finish() override {}
-  void cancel() noexcept override {}
-  std::string text;
-  size_t limit = 256 * 1024 * 1024;
-};
-
 std::string first_line(std::string_view text) {
   auto end = text.find('\n');
   std::string_view line = text.substr(0, end);

@@ -1,5 +1,7 @@
 #include "chexport/error.h"
 
+#include "chexport/byte_sink.h"
+
 namespace chexport {
 
 int exit_code_for(ErrorCategory category) noexcept {
@@ -37,6 +39,15 @@ bool stops_the_run(ErrorCategory category) noexcept {
 
 void throw_validation(const std::string& message) {
   throw Error(ErrorKind::permanent, ErrorCategory::validation, message);
+}
+
+void StringSink::write(std::string_view data) {
+  if (text.size() + data.size() > limit_) {
+    throw Error(ErrorKind::permanent, ErrorCategory::export_failed,
+                "unexpectedly large answer (over " + std::to_string(limit_) +
+                    " bytes) where a small one was due");
+  }
+  text.append(data);
 }
 
 }  // namespace chexport

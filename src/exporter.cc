@@ -16,6 +16,7 @@
 #include "chexport/resume.h"
 #include "chexport/stdout_file.h"
 #include "chexport/task_export.h"
+#include "chexport/units.h"
 
 namespace chexport {
 namespace {
@@ -34,19 +35,6 @@ std::string utc_now() {
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
 }
 
 bool cancelled(const CancelToken* cancel) {
@@ -114,7 +102,16 @@ class Run {
       std::lock_guard lock(mutex_);
       result_.tasks[queue_[next]] = result;
       result_.seconds = seconds_since(start_);
-      write_manifest_locked();
+      try {
+        write_manifest_locked();
+      } catch (const Error& e) {
+        // Without a manifest the run cannot be trusted or resumed: stop it, keep the error.
+        spdlog::error("cannot write the manifest: {}", e.what());
+        if (result_.exit_code == 0) result_.exit_code = exit_code_for(e.category());
+        if (stop_reason_.empty())
+          stop_reason_ = std::string("cannot write the manifest: ") + e.what();
+        return;
+      }
     }
   }
 
@@ -148,8 +145,8 @@ class Run {
         result.error.clear();
         result.seconds = seconds_since(task_start);
         spdlog::info("{}: {} rows in {} file(s), {} CSV -> {} ({:.2f} s{})", task_name(result.task),
-                     result.written_rows, result.files.size(), human_bytes(result.csv_bytes),
-                     human_bytes(result.compressed_bytes), result.seconds,
+                     result.written_rows, result.files.size(), format_bytes(result.csv_bytes),
+                     format_bytes(result.compressed_bytes), result.seconds,
                      attempt > 1 ? ", attempt " + std::to_string(attempt) : std::string());
         progress_.task_finished(result.task, true, result.written_rows, result.files, "", false);
         return;
@@ -225,6 +222,7 @@ class Run {
 // left behind. Marks kept tasks done in `run`.
 void prepare_output(const ExportOptions& options, RunResult& run, Store& store) {
   if (options.output.fresh) {
+    store.clean_leftovers();
     store.remove("manifest.json");
     for (const TableSpec& t : options.tables)
       store.remove_tree(table_dir(t.table.db, t.table.table));
@@ -377,8 +375,8 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
                 static_cast<unsigned long long>(totals.failed_tasks),
                 static_cast<unsigned long long>(totals.rows),
                 static_cast<unsigned long long>(totals.files),
-                human_bytes(totals.csv_bytes).c_str(), human_bytes(totals.compressed_bytes).c_str(),
-                run.seconds,
+                format_bytes(totals.csv_bytes).c_str(),
+                format_bytes(totals.compressed_bytes).c_str(), run.seconds,
                 run.seconds > 0 ? static_cast<double>(totals.csv_bytes) / 1e6 / run.seconds : 0.0,
                 options.output.dir.c_str());
   run.summary = line;

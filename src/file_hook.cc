@@ -3,6 +3,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -13,13 +14,16 @@ extern char** environ;
 
 namespace chexport {
 
-void run_file_hook(const std::string& command, const std::map<std::string, std::string>& env) {
+void run_file_hook(const std::string& command, const std::map<std::string, std::string>& env,
+                   const std::vector<std::string>& hidden) {
   std::vector<std::string> entries;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view entry(*e);
     std::string_view name = entry.substr(0, entry.find('='));
     // The hook must not see the ClickHouse password chexport was given.
-    if (name == "CLICKHOUSE_PASSWORD" || env.count(std::string(name))) continue;
+    if (std::find(hidden.begin(), hidden.end(), name) != hidden.end() ||
+        env.count(std::string(name)))
+      continue;
     entries.emplace_back(entry);
   }
   for (const auto& [k, v] : env) entries.push_back(k + "=" + v);

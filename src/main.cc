@@ -253,6 +253,19 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
       throw_usage("--delete-after-hook needs --on-file");
     if (out.to_stdout() && !out.on_file.empty())
       throw_usage("--on-file needs files: it cannot be used with --out -");
+    if (is_s3_url(out.dir) && out.delete_after_hook) {
+      throw_usage(
+          "--delete-after-hook is for local files; with s3:// there is nothing local to delete");
+    }
+    if (!out.manifest_path.empty() && !out.to_stdout()) {
+      throw_usage(
+          "--manifest is for --out -; a directory or bucket keeps its manifest.json itself");
+    }
+    if (given(app, "--s3-part-size"))
+      out.s3_part_size = parse_size(f.s3_part_size, "--s3-part-size");
+    // The hook must not see the ClickHouse password, whichever variable it came from.
+    out.hidden_env = {"CLICKHOUSE_PASSWORD"};
+    if (given(app, "--password-env")) out.hidden_env.push_back(f.password_env);
     if (out.to_stdout() && isatty(STDOUT_FILENO)) {
       throw_usage(
           "--out -: stdout is a terminal; pipe it somewhere (| zstd -dc | head, | aws s3 cp - "

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "chexport/json_writer.h"
+#include "chexport/units.h"
 
 namespace chexport {
 namespace {
@@ -15,19 +16,6 @@ std::string with_commas(uint64_t n) {
     out.push_back(digits[i]);
   }
   return out;
-}
-
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
 }
 
 const char* mode_name(TableMode mode) {
@@ -45,7 +33,7 @@ std::string plan_text(const std::vector<TablePlan>& plans) {
     for (const Task& t : plan.tasks) {
       rows.push_back({std::to_string(++n), t.table.display(),
                       t.partition.empty() ? "-" : t.partition, t.range.empty() ? "-" : t.range,
-                      with_commas(t.planned_rows), human_bytes(t.uncompressed_bytes), t.dir,
+                      with_commas(t.planned_rows), format_bytes(t.uncompressed_bytes), t.dir,
                       t.note});
       total_rows += t.planned_rows;
       total_bytes += t.uncompressed_bytes;
@@ -67,7 +55,7 @@ std::string plan_text(const std::vector<TablePlan>& plans) {
     out += line + "\n";
   }
   out += "\n" + std::to_string(n) + " task(s), " + with_commas(total_rows) + " rows, about " +
-         human_bytes(total_bytes) + " uncompressed as stored (CSV is larger)\n";
+         format_bytes(total_bytes) + " uncompressed as stored (CSV is larger)\n";
   for (const TablePlan& plan : plans) {
     out += "  " + plan.spec.table.display() + ": mode " + mode_name(plan.spec.mode) + ", " +
            std::to_string(plan.tasks.size()) + " task(s), " + with_commas(plan.rows_in_bounds) +

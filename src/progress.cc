@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "chexport/json_writer.h"
+#include "chexport/units.h"
 
 namespace chexport {
 namespace {
@@ -11,18 +12,6 @@ std::string task_fields(const Task& t) {
   return "\"table\":" + json_escape(t.table.display()) +
          ",\"partition\":" + json_escape(t.partition) + ",\"range\":" + json_escape(t.range) +
          ",\"dir\":" + json_escape(t.dir);
-}
-
-std::string short_bytes(double v) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
 }
 
 }  // namespace
@@ -79,7 +68,8 @@ void Progress::draw() {
                static_cast<unsigned long long>(done_tasks_.load()),
                static_cast<unsigned long long>(total_tasks_), static_cast<unsigned long long>(rows),
                static_cast<unsigned long long>(total_rows_), fraction * 100,
-               short_bytes(rate).c_str(), eta, static_cast<unsigned long long>(retries_.load()));
+               format_bytes(static_cast<uint64_t>(rate)).c_str(), eta,
+               static_cast<unsigned long long>(retries_.load()));
   std::fflush(stderr);
 }
 

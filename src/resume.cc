@@ -51,15 +51,6 @@ std::map<std::string, std::string> options_fingerprint(const ExportOptions& o) {
 
 namespace {
 
-// Keeps what it is given; for small files (the manifest).
-class StringSink final : public ByteSink {
- public:
-  void write(std::string_view data) override { text.append(data); }
-  void finish() override {}
-  void cancel() noexcept override {}
-  std::string text;
-};
-
 // Hashes and counts what it is given.
 class HashSink final : public ByteSink {
  public:

@@ -109,18 +109,7 @@ std::string xml_escape(std::string_view text) {
 }  // namespace
 
 std::string s3_encode_key(std::string_view key) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : key) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
+  return url_encode(key, true);
 }
 
 bool is_s3_url(std::string_view text) {

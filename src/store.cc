@@ -81,12 +81,11 @@ class LocalStore final : public Store {
 class S3File final : public OutputFile {
  public:
   S3File(S3Client& client, std::string key, std::string name, uint64_t part_size)
-      : client_(client), key_(std::move(key)), name_(std::move(name)), part_size_(part_size) {
-    buffer_.reserve(part_size_);
-  }
+      : client_(client), key_(std::move(key)), name_(std::move(name)), part_size_(part_size) {}
   ~S3File() override { cancel(); }
 
   void write(std::string_view data) override {
+    if (buffer_.capacity() < part_size_) buffer_.reserve(part_size_);  // one allocation per file
     while (!data.empty()) {
       size_t room = part_size_ - buffer_.size();
       size_t n = std::min(room, data.size());
@@ -96,19 +95,15 @@ class S3File final : public OutputFile {
     }
   }
   void finish() override {
-    // The last part may be small; a file of less than one part waits for commit() (one PUT).
-    if (!upload_id_.empty() && !buffer_.empty()) send_part();
+    // Everything goes up now, even a file smaller than one part (an upload's only part may be
+    // small), so that a task's finished files hold no memory while later ones are written.
+    if (!buffer_.empty() || upload_id_.empty()) send_part();
+    std::string().swap(buffer_);
   }
   void commit() override {
     finish();
-    if (upload_id_.empty()) {
-      client_.put_object(key_, buffer_);
-    } else {
-      client_.complete_multipart_upload(key_, upload_id_, etags_);
-      upload_id_.clear();
-    }
-    buffer_.clear();
-    buffer_.shrink_to_fit();
+    client_.complete_multipart_upload(key_, upload_id_, etags_);
+    upload_id_.clear();
     committed_ = true;
   }
   void uncommit() noexcept override {
@@ -181,7 +176,9 @@ class S3Store final : public Store {
   }
   size_t clean_leftovers() override {
     size_t n = 0;
-    for (const auto& u : client_.list_multipart_uploads(location_.prefix)) {
+    // The prefix with its '/': "run1" must not reach the uploads of "run10".
+    for (const auto& u :
+         client_.list_multipart_uploads(location_.prefix.empty() ? "" : location_.prefix + "/")) {
       client_.abort_multipart_upload(u.key, u.upload_id);
       ++n;
     }

@@ -86,18 +86,20 @@ void hand_off(const OutputOptions& out, Store& store, const TaskResult& result,
     for (; done < files.size(); ++done) {
       const WrittenFile& f = files[done];
       std::string where = store.describe(f.path);
-      if (store.is_local()) where = std::filesystem::absolute(where).string();
-      run_file_hook(out.on_file, {{"CHEXPORT_FILE", where},
-                                  {"CHEXPORT_FILE_NAME", f.path},
-                                  {"CHEXPORT_DB", task.table.db},
-                                  {"CHEXPORT_TABLE", task.table.table},
-                                  {"CHEXPORT_PARTITION", task.partition},
-                                  {"CHEXPORT_RANGE", task.range},
-                                  {"CHEXPORT_ROWS", std::to_string(f.rows)},
-                                  {"CHEXPORT_CSV_BYTES", std::to_string(f.csv_bytes)},
-                                  {"CHEXPORT_COMPRESSED_BYTES", std::to_string(f.compressed_bytes)},
-                                  {"CHEXPORT_SHA256", f.sha256},
-                                  {"CHEXPORT_QUERY_ID", result.query_id}});
+      if (store.is_local()) where = std::filesystem::absolute(where).lexically_normal().string();
+      run_file_hook(out.on_file,
+                    {{"CHEXPORT_FILE", where},
+                     {"CHEXPORT_FILE_NAME", f.path},
+                     {"CHEXPORT_DB", task.table.db},
+                     {"CHEXPORT_TABLE", task.table.table},
+                     {"CHEXPORT_PARTITION", task.partition},
+                     {"CHEXPORT_RANGE", task.range},
+                     {"CHEXPORT_ROWS", std::to_string(f.rows)},
+                     {"CHEXPORT_CSV_BYTES", std::to_string(f.csv_bytes)},
+                     {"CHEXPORT_COMPRESSED_BYTES", std::to_string(f.compressed_bytes)},
+                     {"CHEXPORT_SHA256", f.sha256},
+                     {"CHEXPORT_QUERY_ID", result.query_id}},
+                    out.hidden_env);
       if (out.delete_after_hook) store.remove(f.path);
     }
   } catch (const Error&) {

@@ -70,14 +70,6 @@ class CheckSink final : public ByteSink {
   size_t last_ = 0;
 };
 
-class StringSink final : public ByteSink {
- public:
-  void write(std::string_view data) override { text.append(data); }
-  void finish() override {}
-  void cancel() noexcept override {}
-  std::string text;
-};
-
 std::string text(simdjson::dom::element e, const char* key) {
   std::string_view v;
   return e[key].get_string().get(v) == simdjson::SUCCESS ? std::string(v) : std::string();

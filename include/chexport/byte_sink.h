@@ -22,6 +22,20 @@ class ByteSink {
   virtual void cancel() noexcept = 0;
 };
 
+// Collects what it is given, for small answers (metadata queries, manifests); throws
+// chexport::Error past `limit` bytes.
+class StringSink final : public ByteSink {
+ public:
+  explicit StringSink(size_t limit = 256u << 20) : limit_(limit) {}
+  void write(std::string_view data) override;
+  void finish() override {}
+  void cancel() noexcept override {}
+  std::string text;
+
+ private:
+  size_t limit_;
+};
+
 // One output file of a task: written, finished, and made visible under its final name only by
 // commit(), after the task has been validated. cancel() (or destruction without commit) takes
 // it back where the destination allows (a temp file, a multipart upload); where it does not

@@ -38,6 +38,7 @@ struct OutputOptions {
   std::string on_file;              // command run for each finished file (file_hook.h)
   bool delete_after_hook = false;   // remove each file once its command succeeded
   uint64_t s3_part_size = 8 << 20;  // with an s3:// output (store.h)
+  std::vector<std::string> hidden_env = {"CLICKHOUSE_PASSWORD"};  // not passed to --on-file
   bool to_stdout() const { return dir == "-"; }
 };
 

@@ -5,9 +5,12 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace chexport {
 
-void run_file_hook(const std::string& command, const std::map<std::string, std::string>& env);
+// `hidden` names variables of chexport's environment the command must not see (passwords).
+void run_file_hook(const std::string& command, const std::map<std::string, std::string>& env,
+                   const std::vector<std::string>& hidden);
 
 }  // namespace chexport

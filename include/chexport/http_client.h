@@ -65,8 +65,8 @@ class HttpClient {
   const std::atomic<bool>* cancel_ = nullptr;
 };
 
-// Percent-encodes everything but A-Z a-z 0-9 - . _ ~
-std::string url_encode(std::string_view text);
+// Percent-encodes everything but A-Z a-z 0-9 - . _ ~ (and '/' when `keep_slash`).
+std::string url_encode(std::string_view text, bool keep_slash = false);
 
 // Process-wide libcurl initialisation; call once from main before any thread starts.
 void http_global_init();

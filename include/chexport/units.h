@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace chexport {
@@ -9,5 +10,8 @@ namespace chexport {
 // "1048576", "512KiB", "100MiB", "1GiB", "2TiB" (binary), "1KB"/"1MB"/"1GB" (decimal), "1K/M/G"
 // (binary); case-insensitive units, optional space before the unit.
 uint64_t parse_size(std::string_view text, std::string_view what);
+
+// "0 B", "512 B", "1.5 KiB", "257.2 MiB", ... for messages.
+std::string format_bytes(uint64_t bytes);
 
 }  // namespace chexport

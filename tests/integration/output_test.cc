@@ -76,7 +76,7 @@ TEST(Output, HookTakesEachValidatedFileAndItIsRemoved) {
   fs::create_directories(sink);
   std::string hook =
       "printf '%s %s %s %s %s\\n' \"$CHEXPORT_FILE_NAME\" \"$CHEXPORT_ROWS\" \"$CHEXPORT_SHA256\" "
-      "\"$CHEXPORT_PARTITION\" \"pw=$CLICKHOUSE_PASSWORD\" >> " +
+      "\"$CHEXPORT_PARTITION\" \"pw=$CLICKHOUSE_PASSWORD$MY_CH_PW\" >> " +
       log + " && cp \"$CHEXPORT_FILE\" " + sink +
       "/$(basename \"$CHEXPORT_FILE\")-$CHEXPORT_PARTITION";
   std::vector<std::string> args = {"export",
@@ -92,8 +92,14 @@ TEST(Output, HookTakesEachValidatedFileAndItIsRemoved) {
                                    "1500",
                                    "--on-file",
                                    hook,
-                                   "--delete-after-hook"};
-  auto r = run_chexport(args, {{"CLICKHOUSE_PASSWORD", "exporter-secret"}});
+                                   "--delete-after-hook",
+                                   "--password-env",
+                                   "MY_CH_PW"};
+  // The password comes from a variable of the user's choosing; the hook sees neither it nor
+  // CLICKHOUSE_PASSWORD.
+  std::map<std::string, std::string> env = {{"MY_CH_PW", "exporter-secret"},
+                                            {"CLICKHOUSE_PASSWORD", "decoy"}};
+  auto r = run_chexport(args, env);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(data_files(out).empty());  // all handed off
   simdjson::dom::parser parser;
@@ -122,7 +128,7 @@ TEST(Output, HookTakesEachValidatedFileAndItIsRemoved) {
   EXPECT_NE(verify.output.find("(4 handed off to --on-file and removed)"), std::string::npos)
       << verify.output;
   // A second run keeps everything: the files were handed off, not lost.
-  auto again = run_chexport(args, {{"CLICKHOUSE_PASSWORD", "exporter-secret"}});
+  auto again = run_chexport(args, env);
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("2 task(s) already done and verified, 0 to export"),
             std::string::npos)
@@ -155,6 +161,22 @@ TEST(Output, HookFlagsAreChecked) {
   auto no_hook = run_chexport({"export", "-t", "a.b", "-o", out.str(), "--delete-after-hook"});
   EXPECT_EQ(no_hook.exit_code, 2);
   EXPECT_NE(no_hook.output.find("--delete-after-hook needs --on-file"), std::string::npos);
+  auto s3_delete = run_chexport(
+      {"export", "-t", "a.b", "-o", "s3://bucket/x", "--on-file", "true", "--delete-after-hook"});
+  EXPECT_EQ(s3_delete.exit_code, 2);
+  EXPECT_NE(s3_delete.output.find("--delete-after-hook is for local files"), std::string::npos)
+      << s3_delete.output;
+  auto manifest_dir =
+      run_chexport({"export", "-t", "a.b", "-o", out.str(), "--manifest", out.str() + "/m.json"});
+  EXPECT_EQ(manifest_dir.exit_code, 2);
+  EXPECT_NE(manifest_dir.output.find("--manifest is for --out -"), std::string::npos)
+      << manifest_dir.output;
+  auto small_parts = run_chexport({"export", "--url", test_server().url(), "-t", "a.b", "-o",
+                                   "s3://bucket/x", "--s3-part-size", "1MiB"},
+                                  {{"AWS_ACCESS_KEY_ID", "a"}, {"AWS_SECRET_ACCESS_KEY", "b"}});
+  EXPECT_EQ(small_parts.exit_code, 2);
+  EXPECT_NE(small_parts.output.find("--s3-part-size must be at least 5MiB"), std::string::npos)
+      << small_parts.output;
   auto stdout_hook = run_chexport({"export", "-t", "a.b", "-o", "-", "--on-file", "true"});
   EXPECT_EQ(stdout_hook.exit_code, 2);
   EXPECT_NE(stdout_hook.output.find("--on-file needs files"), std::string::npos)
