@@ -54,6 +54,7 @@ const char* exit_codes_text =
 struct Flags {
   std::string config, url, user, password_file, password_env;
   std::vector<std::string> tables, settings;
+  int server_threads = 0;
   std::string mode, partition_expr, lower, upper, split_field;
   uint64_t max_rows_per_task = 0;
   std::string max_bytes_per_task;
@@ -90,6 +91,8 @@ void add_connection_flags(CLI::App* app, Flags& f) {
   app->add_option("--password-file", f.password_file, "read the password from this file");
   app->add_option("--password-env", f.password_env,
                   "read the password from this environment variable (default CLICKHOUSE_PASSWORD)");
+  app->add_option("--server-threads", f.server_threads,
+                  "max_threads of each query on the server (sets the max_threads setting)");
   app->add_option("--setting", f.settings,
                   "key=value ClickHouse setting for every query (repeatable)");
   app->add_option("--connect-timeout", f.connect_timeout, "seconds to wait for a connection")
@@ -183,6 +186,11 @@ void apply_connection(const CLI::App* app, const Flags& f, const LoadedConfig& c
     std::string key = s.substr(0, eq);
     std::erase_if(c.settings, [&](const auto& kv) { return kv.first == key; });
     c.settings.emplace_back(std::move(key), s.substr(eq + 1));
+  }
+  if (given(app, "--server-threads")) {
+    if (f.server_threads < 1) throw_usage("--server-threads must be at least 1");
+    std::erase_if(c.settings, [](const auto& kv) { return kv.first == "max_threads"; });
+    c.settings.emplace_back("max_threads", std::to_string(f.server_threads));
   }
   for (const auto& [key, value] : c.settings) {
     // Credentials never travel as URL parameters; query and session ids are chexport's own.

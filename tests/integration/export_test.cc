@@ -243,6 +243,19 @@ TEST(Export, PasswordFromEnvironmentOrFileIsUsedAndNeverLogged) {
   ASSERT_EQ(r2.exit_code, 0) << r2.output;
 }
 
+TEST(Export, ServerThreadsIsMaxThreadsPerQuery) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db + ".t (n UInt64) ENGINE = MergeTree ORDER BY n");
+  http_query("INSERT INTO " + db + ".t SELECT number FROM numbers(1000)");
+  TempDir out;
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".t", "-o", out.str(),
+                         "--server-threads", "1", "--workers", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(read_file(out.path() / "manifest.json").find("\"max_threads\": \"1\""),
+            std::string::npos);
+  check_manifest(out, 1000);
+}
+
 TEST(Export, UnknownTable) {
   std::string db = fresh_database();
   TempDir out;
