@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <csignal>
+#include <iostream>
 #include <set>
 
 #include "checks.h"
@@ -171,7 +172,12 @@ TEST(S3, FilesLargerThanOnePartInBoundedMemory) {
   // Three files per task, each of several parts: memory holds one part per worker, not per file.
   EXPECT_GT(largest, 2u * (5u << 20)) << "the files should span several parts";
   EXPECT_EQ(objects.size(), 2u + 2u * 3u);
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's shadow memory and quarantine inflate RSS; the bound holds for a normal build.
+  std::cout << "peak RSS under ASan: " << run.max_rss_kib() << " KiB (not checked)\n";
+#else
   EXPECT_LT(run.max_rss_kib(), 64 * 1024) << "peak RSS " << run.max_rss_kib() << " KiB";
+#endif
   EXPECT_EQ(records_digest(exported_csv(bucket, "big")),
             records_digest(http_query("SELECT * FROM " + db + ".big FORMAT CSV")));
   auto verify = run_chexport({"verify", "s3://" + bucket + "/big"}, test_s3().env());
