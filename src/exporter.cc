@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -139,6 +140,7 @@ class Run {
     for (int attempt = 1;; ++attempt) {
       result.attempts = attempt;
       const uint64_t stdout_before = stdout_bytes_written();
+      std::optional<Error> failure;
       try {
         export_attempt(worker, options_.output, result, cancel_, progress_, attempt);
         result.status = TaskStatus::done;
@@ -151,38 +153,37 @@ class Run {
         progress_.task_finished(result.task, true, result.written_rows, result.files, "", false);
         return;
       } catch (const Error& e) {
-        if (e.category() != ErrorCategory::cancelled) {
-          // The server may still be running the query (a count(), or a slow first block).
-          worker.client.kill_queries({worker.client.current_query_id()});
-        }
-        bool retry = e.transient() && attempt <= options_.retry.retries && !should_stop();
-        if (options_.output.to_stdout() && stdout_bytes_written() != stdout_before) {
-          // Bytes on stdout cannot be taken back: a new attempt would write them twice.
-          Error final(
-              ErrorKind::permanent, e.category(),
-              std::string(e.what()) + " (after data went to stdout, which is now incomplete)");
-          fail(result, final, task_start);
-          std::lock_guard lock(mutex_);
-          if (stop_reason_.empty()) stop_reason_ = final.what();
-          return;
-        }
-        if (!retry) {
-          fail(result, e, task_start);
-          return;
-        }
-        double delay = backoff(attempt, e);
-        spdlog::warn("{} (attempt {} of {}; retrying in {:.1f} s)", e.what(), attempt,
-                     options_.retry.retries + 1, delay);
-        progress_.retry(result.task, attempt, delay, e.what());
-        pause(delay);
+        failure = e;
       } catch (const std::exception& e) {
-        // Not expected (a malformed answer, say), but it must not lose the manifest.
-        fail(result,
-             Error(ErrorKind::permanent, ErrorCategory::export_failed,
-                   "export of " + task_name(result.task) + ": " + e.what()),
-             task_start);
+        // Not expected (a malformed answer, say); handled like any other failure.
+        failure = Error(ErrorKind::permanent, ErrorCategory::export_failed,
+                        "export of " + task_name(result.task) + ": " + e.what());
+      }
+      const Error& e = *failure;
+      if (e.category() != ErrorCategory::cancelled) {
+        // The server may still be running the query (a count(), or a slow first block).
+        worker.client.kill_queries({worker.client.current_query_id()});
+      }
+      if (options_.output.to_stdout() && stdout_bytes_written() != stdout_before) {
+        // Bytes on stdout cannot be taken back: a new attempt would write them twice.
+        Error final(
+            ErrorKind::permanent, e.category(),
+            std::string(e.what()) + " (after data went to stdout, which is now incomplete)");
+        fail(result, final, task_start);
+        std::lock_guard lock(mutex_);
+        if (stop_reason_.empty()) stop_reason_ = final.what();
         return;
       }
+      bool retry = e.transient() && attempt <= options_.retry.retries && !should_stop();
+      if (!retry) {
+        fail(result, e, task_start);
+        return;
+      }
+      double delay = backoff(attempt, e);
+      spdlog::warn("{} (attempt {} of {}; retrying in {:.1f} s)", e.what(), attempt,
+                   options_.retry.retries + 1, delay);
+      progress_.retry(result.task, attempt, delay, e.what());
+      pause(delay);
     }
   }
 

@@ -1,5 +1,6 @@
 #include "chexport/file_hook.h"
 
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -31,8 +32,17 @@ void run_file_hook(const std::string& command, const std::map<std::string, std::
   for (auto& e : entries) envp.push_back(e.data());
   envp.push_back(nullptr);
   const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+  // chexport ignores SIGPIPE; the command's pipelines (zstd -dc | head) need the default.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   pid_t pid;
-  int rc = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), envp.data());
+  int rc = posix_spawn(&pid, "/bin/sh", nullptr, &attr, const_cast<char**>(argv), envp.data());
+  posix_spawnattr_destroy(&attr);
   std::string file = env.count("CHEXPORT_FILE_NAME") ? env.at("CHEXPORT_FILE_NAME") : "";
   if (rc != 0) {
     throw Error(ErrorKind::transient, ErrorCategory::export_failed,
@@ -40,7 +50,11 @@ void run_file_hook(const std::string& command, const std::map<std::string, std::
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) break;
+    if (errno == EINTR) continue;
+    // Never take an unknown outcome for success: --delete-after-hook would remove the file.
+    throw Error(
+        ErrorKind::transient, ErrorCategory::export_failed,
+        "--on-file: cannot learn how the command ended for " + file + ": " + std::strerror(errno));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
   std::string how = WIFEXITED(status) ? "exited with " + std::to_string(WEXITSTATUS(status))

@@ -274,6 +274,7 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
     // The hook must not see the ClickHouse password, whichever variable it came from.
     out.hidden_env = {"CLICKHOUSE_PASSWORD"};
     if (given(app, "--password-env")) out.hidden_env.push_back(f.password_env);
+    if (!config.password_env.empty()) out.hidden_env.push_back(config.password_env);
     if (out.to_stdout() && isatty(STDOUT_FILENO)) {
       throw_usage(
           "--out -: stdout is a terminal; pipe it somewhere (| zstd -dc | head, | aws s3 cp - "
@@ -452,6 +453,7 @@ int main(int argc, char** argv) {
     ExportOptions options = build_options(exporting ? exp : plan, f, exporting);
 
     std::signal(SIGPIPE, SIG_IGN);  // a closed stderr pipe must not kill a run mid-commit
+    std::signal(SIGCHLD, SIG_DFL);  // an inherited SIG_IGN would hide how --on-file ended
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     if (!exporting) return run_plan(options, f.json);

@@ -116,8 +116,9 @@ void RotatingWriter::commit() {
   try {
     for (; renamed < finished_.size(); ++renamed) finished_[renamed]->commit();
   } catch (...) {
-    // All or nothing: take back the files already under their final names.
-    for (size_t i = 0; i < renamed; ++i) finished_[i]->uncommit();
+    // All or nothing: take back the files already under their final names, and the one whose
+    // commit failed (it may have become visible before the failure was noticed).
+    for (size_t i = 0; i <= renamed && i < finished_.size(); ++i) finished_[i]->uncommit();
     throw;
   }
   finished_.clear();

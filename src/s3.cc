@@ -58,6 +58,52 @@ size_t on_body(char* data, size_t size, size_t count, void* user) noexcept {
   }
 }
 
+// Decodes the XML entities S3 uses, in one left-to-right pass (so "&amp;lt;" stays "&lt;").
+std::string xml_decode(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '&') {
+      out.push_back(text[i]);
+      continue;
+    }
+    size_t end = text.find(';', i);
+    if (end == std::string_view::npos) {
+      out.push_back('&');
+      continue;
+    }
+    std::string_view entity = text.substr(i + 1, end - i - 1);
+    if (entity == "amp")
+      out += '&';
+    else if (entity == "lt")
+      out += '<';
+    else if (entity == "gt")
+      out += '>';
+    else if (entity == "quot")
+      out += '"';
+    else if (entity == "apos")
+      out += '\'';
+    else if (entity.starts_with("#")) {
+      bool hex = entity.size() > 1 && (entity[1] == 'x' || entity[1] == 'X');
+      unsigned long code =
+          std::strtoul(std::string(entity.substr(hex ? 2 : 1)).c_str(), nullptr, hex ? 16 : 10);
+      if (code < 0x80) {
+        out += static_cast<char>(code);
+      } else if (code < 0x800) {
+        out += static_cast<char>(0xC0 | (code >> 6));
+        out += static_cast<char>(0x80 | (code & 0x3F));
+      } else {
+        out += static_cast<char>(0xE0 | (code >> 12));
+        out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (code & 0x3F));
+      }
+    } else {
+      out.append(text.substr(i, end - i + 1));
+    }
+    i = end;
+  }
+  return out;
+}
+
 // The text of <tag>...</tag> at or after `from`, and where it ended.
 std::string xml_value(std::string_view xml, std::string_view tag, size_t* from = nullptr) {
   std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
@@ -70,17 +116,17 @@ std::string xml_value(std::string_view xml, std::string_view tag, size_t* from =
   size_t end = xml.find(close, start);
   if (end == std::string_view::npos) end = xml.size();
   if (from) *from = end + close.size();
-  std::string value(xml.substr(start, end - start));
-  // The few entities S3 uses in keys and ETags.
-  for (auto [entity, ch] : {std::pair<std::string, std::string>{"&quot;", "\""},
-                            {"&amp;", "&"},
-                            {"&lt;", "<"},
-                            {"&gt;", ">"},
-                            {"&apos;", "'"}}) {
-    for (size_t at; (at = value.find(entity)) != std::string::npos;)
-      value.replace(at, entity.size(), ch);
+  return xml_decode(xml.substr(start, end - start));
+}
+
+// S3 error codes worth another attempt, whatever the status says.
+bool transient_s3_code(const std::string& code) {
+  for (const char* c : {"XAmzContentSHA256Mismatch", "BadDigest", "RequestTimeout",
+                        "IncompleteBody", "OperationAborted", "SlowDown", "InternalError",
+                        "ServiceUnavailable", "RequestTimeTooSkewed"}) {
+    if (code == c) return true;
   }
-  return value;
+  return false;
 }
 
 std::string xml_escape(std::string_view text) {
@@ -225,16 +271,20 @@ S3Client::Response S3Client::request(const char* method, const std::string& key,
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   if (response.status >= 200 && response.status < 300) return response;
-  if (response.status == 404 && std::string_view(method) == "GET" && sink != nullptr)
-    return response;
   std::string s3_code = xml_value(response.body, "Code");
+  // A missing object is an answer (resume, verify); a missing bucket is an error.
+  if (response.status == 404 && std::string_view(method) == "GET" && sink != nullptr &&
+      s3_code != "NoSuchBucket") {
+    return response;
+  }
   std::string message =
       where + ": HTTP " + std::to_string(response.status) + (s3_code.empty() ? "" : " " + s3_code);
   std::string detail = xml_value(response.body, "Message");
   if (!detail.empty()) message += ": " + detail;
   bool auth = response.status == 403 || s3_code == "InvalidAccessKeyId" ||
               s3_code == "SignatureDoesNotMatch";
-  bool transient = response.status >= 500 || response.status == 408 || response.status == 429;
+  bool transient = (response.status >= 500 && response.status != 501) || response.status == 408 ||
+                   response.status == 429 || transient_s3_code(s3_code);
   throw Error(transient ? ErrorKind::transient : ErrorKind::permanent,
               auth ? ErrorCategory::auth : ErrorCategory::export_failed, message);
 }
@@ -259,6 +309,11 @@ std::string S3Client::upload_part(const std::string& key, const std::string& upl
       request("PUT", key,
               "partNumber=" + std::to_string(part_number) + "&uploadId=" + url_encode(upload_id),
               body, nullptr, "uploading part " + std::to_string(part_number) + " of");
+  if (r.etag.empty()) {
+    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+                "uploading part " + std::to_string(part_number) + " of s3://" + bucket_ + "/" +
+                    key + ": no ETag in the answer");
+  }
   return r.etag;
 }
 

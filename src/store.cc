@@ -8,6 +8,8 @@
 #include "chexport/error.h"
 #include "chexport/s3.h"
 
+#include <spdlog/spdlog.h>
+
 namespace chexport {
 namespace {
 
@@ -42,10 +44,15 @@ class LocalStore final : public Store {
   std::vector<StoredFile> list(const std::string& dir) override {
     std::vector<StoredFile> files;
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(describe(dir), ec)) {
-      if (!entry.is_regular_file()) continue;
-      files.push_back({dir + "/" + entry.path().filename().string(), entry.file_size()});
+    if (!fs::exists(describe(dir), ec)) return files;
+    fs::directory_iterator it(describe(dir), ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      uint64_t size = it->file_size(ec);
+      if (ec) break;
+      files.push_back({dir + "/" + it->path().filename().string(), size});
     }
+    if (ec) throw_io("cannot list " + describe(dir) + ": " + ec.message());
     std::sort(files.begin(), files.end(),
               [](const StoredFile& a, const StoredFile& b) { return a.path < b.path; });
     return files;
@@ -102,19 +109,23 @@ class S3File final : public OutputFile {
   }
   void commit() override {
     finish();
+    // The server may complete the upload even if its answer is lost: from here on, taking the
+    // file back means deleting the object.
+    committed_ = true;
     client_.complete_multipart_upload(key_, upload_id_, etags_);
     upload_id_.clear();
-    committed_ = true;
   }
   void uncommit() noexcept override {
     if (!committed_) return;
     try {
       client_.delete_object(key_);
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      spdlog::error("could not take back {} after a failed task: {}", name_, e.what());
     }
     committed_ = false;
   }
   void cancel() noexcept override {
+    if (committed_) return;  // only uncommit() may take back a committed object
     if (!upload_id_.empty()) client_.abort_multipart_upload(key_, upload_id_);
     upload_id_.clear();
     buffer_.clear();
@@ -123,6 +134,12 @@ class S3File final : public OutputFile {
 
  private:
   void send_part() {
+    if (etags_.size() >= 10000) {
+      throw Error(ErrorKind::permanent, ErrorCategory::usage,
+                  name_ +
+                      " needs more than 10,000 parts (S3's limit): raise --s3-part-size or set "
+                      "--max-bytes-per-file");
+    }
     if (upload_id_.empty()) upload_id_ = client_.create_multipart_upload(key_);
     etags_.push_back(
         client_.upload_part(key_, upload_id_, static_cast<int>(etags_.size()) + 1, buffer_));
@@ -176,9 +193,13 @@ class S3Store final : public Store {
   }
   size_t clean_leftovers() override {
     size_t n = 0;
-    // The prefix with its '/': "run1" must not reach the uploads of "run10".
+    // Only chexport's own files (".../part-NNNNNN.csv[.zst]") under "<prefix>/": "run1" must not
+    // reach the uploads of "run10", nor anyone else's uploads in the bucket.
     for (const auto& u :
          client_.list_multipart_uploads(location_.prefix.empty() ? "" : location_.prefix + "/")) {
+      std::string name = u.key.substr(u.key.rfind('/') + 1);
+      if (!name.starts_with("part-") || !(name.ends_with(".csv") || name.ends_with(".csv.zst")))
+        continue;
       client_.abort_multipart_upload(u.key, u.upload_id);
       ++n;
     }
@@ -198,6 +219,8 @@ std::unique_ptr<Store> open_store(const std::string& location, uint64_t part_siz
   if (is_s3_url(location)) {
     if (part_size < (5u << 20))
       throw_usage("--s3-part-size must be at least 5MiB (S3's minimum part size)");
+    if (part_size > (5ull << 30))
+      throw_usage("--s3-part-size must be at most 5GiB (S3's maximum part size)");
     return std::make_unique<S3Store>(parse_s3_url(location), part_size);
   }
   return std::make_unique<LocalStore>(location);

@@ -104,7 +104,12 @@ void hand_off(const OutputOptions& out, Store& store, const TaskResult& result,
     }
   } catch (const Error&) {
     for (size_t i = 0; i < files.size(); ++i) {
-      if (!(out.delete_after_hook && i < done)) store.remove(files[i].path);
+      if (out.delete_after_hook && i < done) continue;
+      try {
+        store.remove(files[i].path);
+      } catch (const std::exception& e) {
+        spdlog::error("could not take back {}: {}", store.describe(files[i].path), e.what());
+      }
     }
     throw;
   }

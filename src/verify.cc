@@ -111,7 +111,10 @@ VerifyReport verify_export(Store& store, ClickHouseClient* client) {
     }
     uint64_t task_rows = 0;
     simdjson::dom::array files;
-    if (task["files"].get_array().get(files) != simdjson::SUCCESS) continue;
+    if (task["files"].get_array().get(files) != simdjson::SUCCESS) {
+      report.problems.push_back("inconsistent: task " + task_dir + " is done but lists no files");
+      continue;
+    }
     for (simdjson::dom::element f : files) {
       std::string path = text(f, "path");
       listed.insert(path);
