@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include "chexport/json_read.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -13,16 +15,6 @@ namespace chexport {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string text(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  return e[key].get_string().get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
-}
-
-uint64_t number(simdjson::dom::element e, const char* key) {
-  uint64_t v = 0;
-  return e[key].get_uint64().get(v) == simdjson::SUCCESS ? v : 0;
-}
 
 }  // namespace
 
@@ -90,21 +82,20 @@ PreviousExport read_previous_export(Store& store) {
   if (manifest["tasks"].get_array().get(tasks) != simdjson::SUCCESS) return previous;
   for (simdjson::dom::element t : tasks) {
     PreviousTask task;
-    task.dir = text(t, "dir");
-    task.predicate = text(t, "predicate");
-    task.status = text(t, "status");
-    task.written_rows = number(t, "written_rows");
-    task.csv_bytes = number(t, "csv_bytes");
-    task.compressed_bytes = number(t, "compressed_bytes");
-    task.query_id = text(t, "query_id");
+    task.dir = json_text(t, "dir");
+    task.predicate = json_text(t, "predicate");
+    task.status = json_text(t, "status");
+    task.written_rows = json_number(t, "written_rows");
+    task.csv_bytes = json_number(t, "csv_bytes");
+    task.compressed_bytes = json_number(t, "compressed_bytes");
+    task.query_id = json_text(t, "query_id");
     simdjson::dom::array files;
     if (t["files"].get_array().get(files) == simdjson::SUCCESS) {
       for (simdjson::dom::element f : files) {
-        bool handed_off = false;
-        if (f["handed_off"].get_bool().get(handed_off) != simdjson::SUCCESS) handed_off = false;
-        task.files.push_back(WrittenFile{text(f, "path"), number(f, "rows"), number(f, "csv_bytes"),
-                                         number(f, "compressed_bytes"), text(f, "sha256"),
-                                         handed_off});
+        bool handed_off = json_flag(f, "handed_off");
+        task.files.push_back(
+            WrittenFile{json_text(f, "path"), json_number(f, "rows"), json_number(f, "csv_bytes"),
+                        json_number(f, "compressed_bytes"), json_text(f, "sha256"), handed_off});
       }
     }
     previous.tasks[task.dir] = std::move(task);

@@ -1,7 +1,9 @@
 #include "chexport/verify.h"
 
 #include <simdjson.h>
+
 #include <zstd.h>
+#include "chexport/json_read.h"
 
 #include <filesystem>
 #include <set>
@@ -70,16 +72,6 @@ class CheckSink final : public ByteSink {
   size_t last_ = 0;
 };
 
-std::string text(simdjson::dom::element e, const char* key) {
-  std::string_view v;
-  return e[key].get_string().get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
-}
-
-uint64_t number(simdjson::dom::element e, const char* key) {
-  uint64_t v = 0;
-  return e[key].get_uint64().get(v) == simdjson::SUCCESS ? v : 0;
-}
-
 }  // namespace
 
 VerifyReport verify_export(Store& store, ClickHouseClient* client) {
@@ -94,19 +86,19 @@ VerifyReport verify_export(Store& store, ClickHouseClient* client) {
   simdjson::padded_string padded(manifest_text.text);
   if (parser.parse(padded).get(manifest) != simdjson::SUCCESS)
     throw_usage(manifest_path + " cannot be parsed");
-  bool header = text(manifest["options"], "format") == "CSVWithNames";
+  bool header = json_text(manifest["options"], "format") == "CSVWithNames";
   std::set<std::string> listed;
   std::set<std::string> task_dirs;
   simdjson::dom::array tasks;
   if (manifest["tasks"].get_array().get(tasks) != simdjson::SUCCESS)
     throw_usage(manifest_path + " lists no tasks");
   for (simdjson::dom::element task : tasks) {
-    std::string task_dir = text(task, "dir");
+    std::string task_dir = json_text(task, "dir");
     task_dirs.insert(task_dir);
-    std::string status = text(task, "status");
+    std::string status = json_text(task, "status");
     if (status != "done") {
       report.problems.push_back("incomplete: task " + task_dir + " is " + status + ": " +
-                                text(task, "error"));
+                                json_text(task, "error"));
       continue;
     }
     uint64_t task_rows = 0;
@@ -116,12 +108,11 @@ VerifyReport verify_export(Store& store, ClickHouseClient* client) {
       continue;
     }
     for (simdjson::dom::element f : files) {
-      std::string path = text(f, "path");
+      std::string path = json_text(f, "path");
       listed.insert(path);
       ++report.files;
-      task_rows += number(f, "rows");
-      bool handed_off = false;
-      if (f["handed_off"].get_bool().get(handed_off) == simdjson::SUCCESS && handed_off) {
+      task_rows += json_number(f, "rows");
+      if (json_flag(f, "handed_off")) {
         ++report.handed_off;  // given to the --on-file command and removed: nothing to read
         continue;
       }
@@ -134,28 +125,29 @@ VerifyReport verify_export(Store& store, ClickHouseClient* client) {
       uint64_t records = check.scanner.records();
       report.bytes += check.size;
       uint64_t rows = records - (header && records > 0 ? 1 : 0);
-      if (check.size != number(f, "compressed_bytes")) {
+      if (check.size != json_number(f, "compressed_bytes")) {
         report.problems.push_back("corrupted: " + path + " has " + std::to_string(check.size) +
                                   " bytes, the manifest says " +
-                                  std::to_string(number(f, "compressed_bytes")));
-      } else if (check.sha.hex_digest() != text(f, "sha256")) {
+                                  std::to_string(json_number(f, "compressed_bytes")));
+      } else if (check.sha.hex_digest() != json_text(f, "sha256")) {
         report.problems.push_back("corrupted: " + path + " does not match its SHA-256");
       } else if (!check.error.empty()) {
         report.problems.push_back("corrupted: " + path + " " + check.error);
-      } else if (rows != number(f, "rows")) {
+      } else if (rows != json_number(f, "rows")) {
         report.problems.push_back("corrupted: " + path + " holds " + std::to_string(rows) +
-                                  " rows, the manifest says " + std::to_string(number(f, "rows")));
+                                  " rows, the manifest says " +
+                                  std::to_string(json_number(f, "rows")));
       }
       report.rows += rows;
     }
-    if (task_rows != number(task, "written_rows")) {
+    if (task_rows != json_number(task, "written_rows")) {
       report.problems.push_back("inconsistent: task " + task_dir + " lists files with " +
                                 std::to_string(task_rows) + " rows but says it wrote " +
-                                std::to_string(number(task, "written_rows")));
+                                std::to_string(json_number(task, "written_rows")));
     }
     if (client != nullptr) {
-      std::string db = text(task, "db"), table = text(task, "table"),
-                  predicate = text(task, "predicate");
+      std::string db = json_text(task, "db"), table = json_text(task, "table"),
+                  predicate = json_text(task, "predicate");
       std::string sql = "SELECT toString(count()) FROM " + quote_identifier(db) + "." +
                         quote_identifier(table) + (predicate.empty() ? "" : " WHERE " + predicate);
       uint64_t now = std::stoull(client->query_rows(sql, "recounting " + task_dir).at(0).at(0));

@@ -56,19 +56,14 @@ std::map<std::string, uint64_t> list_objects(const std::string& bucket, const st
   return objects;
 }
 
+// An object key in a request path: like a query value, but '/' stays.
 std::string encode(const std::string& key) {
-  static const char* hex = "0123456789ABCDEF";
   std::string out;
-  for (unsigned char c : key) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
+  size_t start = 0;
+  for (size_t slash; (slash = key.find('/', start)) != std::string::npos; start = slash + 1) {
+    out += encode_query(key.substr(start, slash - start)) + "/";
   }
-  return out;
+  return out + encode_query(key.substr(start));
 }
 
 std::string get_object(const std::string& bucket, const std::string& key) {
