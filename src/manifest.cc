@@ -1,5 +1,6 @@
 #include "chexport/exporter.h"
 #include "chexport/json_writer.h"
+#include "chexport/plan_report.h"
 #include "chexport/resume.h"
 #include "chexport/version.h"
 
@@ -87,10 +88,7 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
   for (const TaskResult& t : run.tasks) {
     j.begin_object();
     j.field("db", t.task.table.db).field("table", t.task.table.table);
-    j.field("partition", t.task.partition).field("partition_id", t.task.partition_id);
-    j.field("range", t.task.range).field("predicate", t.task.predicate).field("dir", t.task.dir);
-    if (!t.task.note.empty()) j.field("note", t.task.note);
-    j.field("planned_rows", t.task.planned_rows);
+    write_task_fields(j, t.task);
     j.field("expected_rows", t.count_before);
     j.field("rows_after", t.count_after);
     j.field("written_rows", t.written_rows);

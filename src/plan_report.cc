@@ -65,6 +65,16 @@ std::string plan_text(const std::vector<TablePlan>& plans) {
   return out;
 }
 
+void write_task_fields(JsonWriter& j, const Task& t) {
+  j.field("partition", t.partition)
+      .field("partition_id", t.partition_id)
+      .field("range", t.range)
+      .field("predicate", t.predicate)
+      .field("dir", t.dir)
+      .field("planned_rows", t.planned_rows)
+      .field("note", t.note);
+}
+
 std::string plan_json(const std::vector<TablePlan>& plans) {
   JsonWriter j;
   j.begin_object().key("tables").begin_array();
@@ -81,16 +91,9 @@ std::string plan_json(const std::vector<TablePlan>& plans) {
         .field("rows_in_bounds", plan.rows_in_bounds);
     j.key("tasks").begin_array();
     for (const Task& t : plan.tasks) {
-      j.begin_object()
-          .field("partition", t.partition)
-          .field("partition_id", t.partition_id)
-          .field("range", t.range)
-          .field("predicate", t.predicate)
-          .field("planned_rows", t.planned_rows)
-          .field("uncompressed_bytes", t.uncompressed_bytes)
-          .field("dir", t.dir)
-          .field("note", t.note)
-          .end_object();
+      j.begin_object();
+      write_task_fields(j, t);
+      j.field("uncompressed_bytes", t.uncompressed_bytes).end_object();
     }
     j.end_array().end_object();
   }

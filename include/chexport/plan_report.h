@@ -5,11 +5,16 @@
 #include <string>
 #include <vector>
 
+#include "chexport/json_writer.h"
 #include "chexport/plan.h"
 
 namespace chexport {
 
 std::string plan_text(const std::vector<TablePlan>& plans);
+
+// A task's planning fields (partition, partition_id, range, predicate, dir, planned_rows, note),
+// as both `plan --json` and manifest.json write them.
+void write_task_fields(JsonWriter& j, const Task& t);
 std::string plan_json(const std::vector<TablePlan>& plans);
 
 }  // namespace chexport
