@@ -1,29 +1,45 @@
 #!/usr/bin/env bash
-# The benchmark harness: one command that builds chexport in Release, starts the project's private
-# ClickHouse, creates the benchmark table if it is missing, and measures, on the same queries and
-# one after another, curl, curl | zstd, clickhouse-client | zstd, chexport and zstd alone.
+# The benchmark harness: one command that builds chexport in Release, starts one of the project's
+# private ClickHouse servers, creates the benchmark table if it is missing, and measures, on the
+# same queries and one after another, curl, curl | zstd, clickhouse-client | zstd (18.16 only: the
+# 26.7 server has no native port here), chexport and zstd alone.
 #
-#   bash bench/run.sh                 # 3 repetitions of each case
+#   bash bench/run.sh                 # ClickHouse 18.16, 3 repetitions of each case
+#   SERVER=26.7 bash bench/run.sh     # the same against ClickHouse 26.7
 #   REPS=5 bash bench/run.sh
-#   BENCH_DIR=/var/tmp/chexport-bench # where the server's data, the CSV copy and results live
+#   BENCH_DIR=/var/tmp/chexport-bench # where the servers' data, the CSV copies and results live
+#   PIN=0 bash bench/run.sh           # do not pin (see below)
 #
-# Prints a table of medians and ratios (and writes it to $BENCH_DIR/results.md); raw numbers in
-# $BENCH_DIR/raw.tsv. Takes a few minutes; the table (about 1.6 GB of CSV) is made once.
+# With 2 or more cores the server runs on core 0 and every client (curl, zstd, chexport) on core 1
+# (taskset), a model of a server on another machine: otherwise the server and zstd fight for CPU.
+# Prints a table of medians and ratios (and writes it to $BENCH_DIR/results-$SERVER.md); raw
+# numbers in $BENCH_DIR/raw-$SERVER.tsv. Takes a few minutes; the table (about 1.6 GB of CSV) is
+# made once per server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 REPS=${REPS:-3}
+SERVER=${SERVER:-18.16}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/chexport-bench}
 ROWS=${ROWS:-7000000}
+PIN=${PIN:-1}
 mkdir -p "$BENCH_DIR"
+client=()
+if [[ $PIN == 1 && $(nproc) -ge 2 ]]; then client=(taskset -c 1); fi
 
 scripts/install-deps.sh
 BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh -DCHEXPORT_BENCH=ON -DCHEXPORT_TESTS=OFF >/dev/null
 chexport=$root/build-release/chexport
 
-server_dir=$BENCH_DIR/server
-trap 'scripts/clickhouse-local.sh stop "$server_dir"' EXIT
-read -r http_port tcp_port _ < <(scripts/clickhouse-local.sh start "$server_dir")
+server_dir=$BENCH_DIR/server-$SERVER
+trap 'scripts/clickhouse-server.sh stop "$server_dir"' EXIT
+if [[ -f $server_dir/ports ]]; then
+  read -r http_port tcp_port server_pid < <(scripts/clickhouse-server.sh restart "$server_dir")
+else
+  read -r http_port tcp_port server_pid < <(scripts/clickhouse-server.sh start "$server_dir" "$SERVER")
+fi
+# Every thread of the server, and those it starts later, on core 0.
+if ((${#client[@]})); then taskset -a -c -p 0 "$server_pid" >/dev/null; fi
 url="http://127.0.0.1:$http_port"
 ch() { curl -sS --fail-with-body --data-binary @- "$url/"; }
 
@@ -75,14 +91,17 @@ fi
 
 whole="SELECT * FROM bench.events FORMAT CSV"
 partition_id=$(ch <<<"SELECT partition_id FROM system.parts WHERE database = 'bench' AND table = 'events' AND active ORDER BY partition_id LIMIT 1 OFFSET 4")
-one="SELECT * FROM bench.events WHERE startsWith(_part, '${partition_id}_') FORMAT CSV"
-csv=$BENCH_DIR/events.csv
+# The predicate chexport sends for one partition (reference clickhouse-http.md §7).
+if [[ $SERVER == 18.16 ]]; then in_partition="startsWith(_part, '%s_')"; else in_partition="_partition_id = '%s'"; fi
+# shellcheck disable=SC2059
+one="SELECT * FROM bench.events WHERE $(printf "$in_partition" "$partition_id") FORMAT CSV"
+csv=$BENCH_DIR/events-$SERVER.csv
 if [[ ! -s $csv ]]; then curl -sS --fail -o "$csv" --data-binary "$whole" "$url/"; fi
 csv_bytes=$(stat -c %s "$csv")
 parts=$(ch <<<"SELECT uniqExact(partition) FROM system.parts WHERE database = 'bench' AND table = 'events' AND active")
 echo "bench: bench.events: $(ch <<<'SELECT count() FROM bench.events') rows, $parts partitions, $csv_bytes bytes of CSV" >&2
 
-raw=$BENCH_DIR/raw.tsv
+raw=$BENCH_DIR/raw-$SERVER.tsv
 : >"$raw"
 out=$BENCH_DIR/out
 # measure NAME QUERY_KIND COMMAND...: wall, user, sys, max RSS (KiB) of COMMAND (a shell pipeline
@@ -93,7 +112,7 @@ measure() {
   for ((i = 1; i <= REPS; i++)); do
     rm -rf "$out" && mkdir -p "$out"
     sync
-    /usr/bin/time -f "%e %U %S %M" -o "$BENCH_DIR/time.txt" "$@" >/dev/null 2>"$BENCH_DIR/stderr.txt" || {
+    /usr/bin/time -f "%e %U %S %M" -o "$BENCH_DIR/time.txt" "${client[@]}" "$@" >/dev/null 2>"$BENCH_DIR/stderr.txt" || {
       echo "bench: $name failed:" >&2
       cat "$BENCH_DIR/stderr.txt" >&2
       exit 1
@@ -111,10 +130,17 @@ measure "curl -o /dev/null (one partition)" partition curl -sS --fail -o /dev/nu
 measure "curl -o /dev/null" table curl -sS --fail -o /dev/null --data-binary "$whole" "$url/"
 ids=$(ch <<<"SELECT DISTINCT partition_id FROM system.parts WHERE database = 'bench' AND table = 'events' AND active ORDER BY partition_id" | tr '\n' ' ')
 # The same queries chexport sends, one after another: the server's floor for a 1-worker export.
-measure "curl -o /dev/null, one query per partition" table bash -c "for p in $ids; do curl -sS --fail -o /dev/null --data-binary \"SELECT * FROM bench.events WHERE startsWith(_part, '\${p}_') FORMAT CSV\" '$url/'; done"
+per_partition=""
+for p in $ids; do
+  # shellcheck disable=SC2059
+  per_partition+="curl -sS --fail -o /dev/null --data-binary \"SELECT * FROM bench.events WHERE $(printf "$in_partition" "$p") FORMAT CSV\" '$url/' && "
+done
+measure "curl -o /dev/null, one query per partition" table bash -c "${per_partition}true"
 measure "curl | zstd -1" table bash -c "curl -sS --fail --data-binary '$whole' '$url/' | zstd -1 -T1 -q > '$out/t.csv.zst'"
 measure "curl | zstd -3" table bash -c "curl -sS --fail --data-binary '$whole' '$url/' | zstd -3 -T1 -q > '$out/t.csv.zst'"
-measure "clickhouse-client | zstd -1" table bash -c "clickhouse-client --port $tcp_port --query '$whole' | zstd -1 -T1 -q > '$out/t.csv.zst'"
+if [[ $tcp_port != 0 ]]; then
+  measure "clickhouse-client | zstd -1" table bash -c "clickhouse-client --port $tcp_port --query '$whole' | zstd -1 -T1 -q > '$out/t.csv.zst'"
+fi
 for level in 1 3; do
   measure "chexport 1 worker, zstd -$level" table "$chexport" export --log-level warn --url "$url" \
     -t bench.events -o "$out" --zstd-level "$level"
@@ -128,7 +154,9 @@ measure "chexport 4 workers, zstd -1, a quarter of the table" quarter "$chexport
   --url "$url" -t bench.events -o "$out" --zstd-level 1 --workers 4 \
   --upper-condition "event_date < toDate('2024-01-01') + 75"
 
-python3 - "$raw" "$csv_bytes" >"$BENCH_DIR/results.md" <<'PY'
+results=$BENCH_DIR/results-$SERVER.md
+echo "ClickHouse $(ch <<<'SELECT version()'), $( ((${#client[@]})) && echo 'server on core 0, clients on core 1' || echo 'not pinned')." >"$results"
+python3 - "$raw" "$csv_bytes" >>"$results" <<'PY'
 import statistics, sys
 from collections import OrderedDict
 raw, csv_bytes = sys.argv[1], int(sys.argv[2])
@@ -166,13 +194,13 @@ if [[ $(ch <<<"SELECT count() FROM system.tables WHERE database = 'bench' AND na
 fi
 : >"$BENCH_DIR/plan.tsv"
 for ((i = 1; i <= REPS; i++)); do
-  /usr/bin/time -f "%e" -o "$BENCH_DIR/time.txt" "$chexport" plan --url "$url" -t bench.many --json >/dev/null
+  /usr/bin/time -f "%e" -o "$BENCH_DIR/time.txt" "${client[@]}" "$chexport" plan --url "$url" -t bench.many --json >/dev/null
   cat "$BENCH_DIR/time.txt" >>"$BENCH_DIR/plan.tsv"
-  /usr/bin/time -f "%e" -o "$BENCH_DIR/time.txt" "$chexport" plan --url "$url" -t bench.many \
+  /usr/bin/time -f "%e" -o "$BENCH_DIR/time.txt" "${client[@]}" "$chexport" plan --url "$url" -t bench.many \
     --lower-condition "n > 10" --json >/dev/null
   sed 's/^/bounds /' "$BENCH_DIR/time.txt" >>"$BENCH_DIR/plan.tsv"
 done
-python3 - "$BENCH_DIR/plan.tsv" >>"$BENCH_DIR/results.md" <<'PY'
+python3 - "$BENCH_DIR/plan.tsv" >>"$results" <<'PY'
 import statistics, sys
 plain, bounded = [], []
 for line in open(sys.argv[1]):
@@ -182,6 +210,6 @@ print(f"\nPlanning `bench.many` (1,000 partitions), `chexport plan --json`, medi
       f"{statistics.median(plain):.3f} s; with a lower_condition (one extra GROUP BY count): "
       f"{statistics.median(bounded):.3f} s.")
 PY
-cat "$BENCH_DIR/results.md"
+cat "$results"
 echo "bench: raw numbers in $raw" >&2
 "$root/build-release/bench/micro_bench" --benchmark_min_time=0.5

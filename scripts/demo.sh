@@ -4,9 +4,11 @@
 # partitions, awkward strings, arrays, NULLs), runs a real export into ./demo-out and checks it.
 # The server is always stopped on exit, also on failure or Ctrl-C. Re-runnable.
 #
-#   bash scripts/demo.sh
+#   bash scripts/demo.sh          # against ClickHouse 18.16 (Debian's package)
+#   bash scripts/demo.sh 26.7     # against ClickHouse 26.7 (npm; scripts/modern-clickhouse/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+version=${1:-18.16}
 
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
@@ -18,20 +20,20 @@ step "Building (scripts/build.sh -> ./build/chexport)"
 scripts/build.sh
 chexport=./build/chexport
 
-step "Starting a private ClickHouse server (scripts/clickhouse-local.sh)"
+step "Starting a private ClickHouse $version server (scripts/clickhouse-server.sh)"
 server_dir=$(mktemp -d /tmp/chexport-demo.XXXXXX)
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   echo "==> Stopping the ClickHouse server in $server_dir"
-  scripts/clickhouse-local.sh stop "$server_dir" || true
+  scripts/clickhouse-server.sh stop "$server_dir" || true
   rm -rf "$server_dir"
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-ports=$(scripts/clickhouse-local.sh start "$server_dir")  # "HTTP_PORT TCP_PORT PID"
+ports=$(scripts/clickhouse-server.sh start "$server_dir" "$version")  # "HTTP_PORT TCP_PORT PID"
 read -r http_port tcp_port server_pid <<<"$ports"
 url="http://127.0.0.1:$http_port"
 echo "server pid $server_pid, HTTP port $http_port, TCP port $tcp_port, data in $server_dir"

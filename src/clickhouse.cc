@@ -165,6 +165,28 @@ void check_response(const HttpResponse& r, const std::string& url, std::string_v
                   r.curl_error + ")");
 }
 
+ResponseInfo response_info(const HttpResponse& r) {
+  ResponseInfo info{r.query_id, r.timezone, r.display_name, r.exception_tag, {}, {}, {}};
+  if (r.summary.empty()) return info;
+  // {"read_rows":"1","read_bytes":"8",...}: every value is a string of digits.
+  simdjson::dom::parser parser;
+  simdjson::padded_string json(r.summary);
+  simdjson::dom::object summary;
+  if (parser.parse(json).get_object().get(summary) != simdjson::SUCCESS) return info;
+  auto number = [&](const char* key) -> std::optional<uint64_t> {
+    std::string_view text;
+    uint64_t value = 0;
+    if (summary[key].get_string().get(text) != simdjson::SUCCESS) return std::nullopt;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return value;
+  };
+  info.read_rows = number("read_rows");
+  info.read_bytes = number("read_bytes");
+  info.total_rows_to_read = number("total_rows_to_read");
+  return info;
+}
+
 std::string new_query_id() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   char buf[32];
@@ -203,12 +225,13 @@ std::string ClickHouseClient::query_string(const std::string& query_id) const {
 }
 
 void ClickHouseClient::stream(std::string_view sql, const std::string& query_id, ByteSink& sink,
-                              std::string_view what) {
+                              std::string_view what, ResponseInfo* info) {
   {
     std::lock_guard lock(current_mutex_);
     current_query_id_ = query_id;
   }
   HttpResponse r = http_.post(query_string(query_id), sql, sink);
+  if (info != nullptr) *info = response_info(r);
   check_response(r, http_.options().url, what);
 }
 

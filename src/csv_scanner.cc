@@ -143,8 +143,31 @@ std::string_view StreamTail::bytes() const noexcept {
   return all.size() > capacity ? all.substr(all.size() - capacity) : all;
 }
 
-std::optional<StreamTail::Found> StreamTail::find_server_error(bool ends_in_quotes) const {
+uint64_t StreamTail::records_from(size_t offset, bool ends_in_quotes) const noexcept {
   std::string_view tail = bytes();
+  bool quoted = ends_in_quotes;  // the state just after byte i
+  uint64_t records = 0;
+  for (size_t i = tail.size(); i-- > offset;) {
+    if (tail[i] == '"') {
+      quoted = !quoted;
+    } else if (tail[i] == '\n' && !quoted) {
+      ++records;
+    }
+  }
+  return records;
+}
+
+std::optional<StreamTail::Found> StreamTail::find_server_error(
+    bool ends_in_quotes, std::string_view exception_tag) const {
+  std::string_view tail = bytes();
+  if (!exception_tag.empty()) {
+    std::string opening = "__exception__\r\n" + std::string(exception_tag) + "\r\n";
+    size_t at = tail.rfind(opening);
+    if (at == std::string_view::npos) return std::nullopt;
+    // The "\r\n" before the marker belongs to the block too; the scanner may have counted it.
+    size_t start = at >= 2 && tail.substr(at - 2, 2) == "\r\n" ? at - 2 : at;
+    return Found{tail.substr(at + opening.size()), records_from(start, ends_in_quotes)};
+  }
   auto is_marker = [&](size_t i) {
     std::string_view rest = tail.substr(i);
     return (rest.starts_with("Code: ") && rest.size() > 6 && rest[6] >= '0' && rest[6] <= '9') ||
@@ -153,23 +176,16 @@ std::optional<StreamTail::Found> StreamTail::find_server_error(bool ends_in_quot
   // Walk backwards: `quoted` is the state just before byte i.
   bool quoted = ends_in_quotes;
   std::optional<size_t> earliest;
-  uint64_t records_after = 0;  // unquoted '\n' from i to the end
-  uint64_t records_at_earliest = 0;
   for (size_t i = tail.size(); i-- > 0;) {
     char c = tail[i];
     if (c == '"') {
       quoted = !quoted;
       continue;
     }
-    if (quoted) continue;
-    if (c == '\n') ++records_after;
-    if ((c == 'C' || c == '_') && is_marker(i)) {
-      earliest = i;
-      records_at_earliest = records_after;
-    }
+    if (!quoted && (c == 'C' || c == '_') && is_marker(i)) earliest = i;
   }
   if (!earliest) return std::nullopt;
-  return Found{tail.substr(*earliest), records_at_earliest};
+  return Found{tail.substr(*earliest), records_from(*earliest, ends_in_quotes)};
 }
 
 }  // namespace chexport

@@ -257,6 +257,7 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
       result.status = TaskStatus::done;
       result.kept = true;
       result.query_id = p.query_id;
+      result.server = p.server;
       result.count_before = result.count_after = result.written_rows = p.written_rows;
       result.csv_bytes = p.csv_bytes;
       result.compressed_bytes = p.compressed_bytes;

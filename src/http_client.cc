@@ -41,6 +41,24 @@ std::string header_value(std::string_view line) {
   return std::string(v);
 }
 
+// The response headers we keep, and where.
+constexpr std::pair<std::string_view, std::string HttpResponse::*> kept_headers[] = {
+    {"X-ClickHouse-Exception-Code", &HttpResponse::exception_code},
+    {"X-ClickHouse-Exception-Tag", &HttpResponse::exception_tag},
+    {"Retry-After", &HttpResponse::retry_after},
+    {"X-ClickHouse-Query-Id", &HttpResponse::query_id},
+    {"X-ClickHouse-Timezone", &HttpResponse::timezone},
+    {"X-ClickHouse-Server-Display-Name", &HttpResponse::display_name},
+    {"X-ClickHouse-Summary", &HttpResponse::summary},
+};
+
+std::string* header_field(HttpResponse& r, std::string_view line) {
+  for (const auto& [name, member] : kept_headers) {
+    if (header_is(line, name)) return &(r.*member);
+  }
+  return nullptr;
+}
+
 size_t on_header(char* data, size_t size, size_t count, void* user) noexcept {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * count);
@@ -50,15 +68,9 @@ size_t on_header(char* data, size_t size, size_t count, void* user) noexcept {
       auto space = line.find(' ');
       t->response->status =
           space == std::string_view::npos ? 0 : std::atol(line.data() + space + 1);
-      t->response->exception_code.clear();
-      t->response->exception_tag.clear();
-      t->response->retry_after.clear();
-    } else if (header_is(line, "X-ClickHouse-Exception-Code")) {
-      t->response->exception_code = header_value(line);
-    } else if (header_is(line, "X-ClickHouse-Exception-Tag")) {
-      t->response->exception_tag = header_value(line);
-    } else if (header_is(line, "Retry-After")) {
-      t->response->retry_after = header_value(line);
+      for (const auto& header : kept_headers) (t->response->*header.second).clear();
+    } else if (std::string* field = header_field(*t->response, line)) {
+      *field = header_value(line);
     }
   } catch (...) {
     t->error = std::current_exception();

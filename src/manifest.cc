@@ -31,6 +31,26 @@ RunTotals totals_of(const RunResult& run) {
   return t;
 }
 
+namespace {
+
+// Only what the server sent: 18.16 sends no query id, time zone or summary.
+void write_response_info(JsonWriter& j, const ResponseInfo& info) {
+  j.key("server_response").begin_object();
+  for (const auto& [name, text] :
+       {std::pair{"query_id", &info.query_id}, std::pair{"timezone", &info.timezone},
+        std::pair{"display_name", &info.display_name}}) {
+    if (!text->empty()) j.field(name, *text);
+  }
+  for (const auto& [name, number] :
+       {std::pair{"read_rows", &info.read_rows}, std::pair{"read_bytes", &info.read_bytes},
+        std::pair{"total_rows_to_read", &info.total_rows_to_read}}) {
+    if (number->has_value()) j.field(name, **number);
+  }
+  j.end_object();
+}
+
+}  // namespace
+
 std::string manifest_json(const ExportOptions& options, const RunResult& run) {
   const OutputOptions& out = options.output;
   JsonWriter j;
@@ -96,6 +116,7 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
     j.field("status", to_string(t.status));
     if (!t.error.empty()) j.field("error", t.error);
     j.field("query_id", t.query_id).field("attempts", t.attempts).field("kept", t.kept);
+    write_response_info(j, t.server);
     j.field("seconds", t.seconds);
     j.key("files").begin_array();
     for (const WrittenFile& f : t.files) {

@@ -56,6 +56,22 @@ class HashSink final : public ByteSink {
   uint64_t bytes = 0;
 };
 
+ResponseInfo read_response_info(simdjson::dom::element task) {
+  ResponseInfo info;
+  simdjson::dom::element r;
+  if (task["server_response"].get(r) != simdjson::SUCCESS) return info;
+  info.query_id = json_text(r, "query_id");
+  info.timezone = json_text(r, "timezone");
+  info.display_name = json_text(r, "display_name");
+  for (const auto& [name, number] :
+       {std::pair{"read_rows", &info.read_rows}, std::pair{"read_bytes", &info.read_bytes},
+        std::pair{"total_rows_to_read", &info.total_rows_to_read}}) {
+    uint64_t v = 0;
+    if (r[name].get_uint64().get(v) == simdjson::SUCCESS) *number = v;
+  }
+  return info;
+}
+
 }  // namespace
 
 PreviousExport read_previous_export(Store& store) {
@@ -89,6 +105,7 @@ PreviousExport read_previous_export(Store& store) {
     task.csv_bytes = json_number(t, "csv_bytes");
     task.compressed_bytes = json_number(t, "compressed_bytes");
     task.query_id = json_text(t, "query_id");
+    task.server = read_response_info(t);
     simdjson::dom::array files;
     if (t["files"].get_array().get(files) == simdjson::SUCCESS) {
       for (simdjson::dom::element f : files) {

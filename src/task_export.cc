@@ -29,10 +29,12 @@ uint64_t count_rows(ClickHouseClient& client, const Task& task, const char* when
   return std::stoull(rows.at(0).at(0));
 }
 
-// An error message the server appended to the body (reference §1, check 4), if any. Mid-stream
-// errors are transient: the response was already 200, and a new attempt starts from scratch.
-void throw_if_server_error_in_tail(const RotatingWriter& writer, const std::string& what) {
-  auto found = writer.tail().find_server_error(writer.scanner().in_quotes());
+// An error message the server appended to the body (reference §1, check 4), if any. The response
+// was already 200, so the error is classified by its code, like an error before the stream: a
+// deterministic one (throwIf, a result limit, a parse error) would fail every attempt alike.
+void throw_if_server_error_in_tail(const RotatingWriter& writer, const ResponseInfo& info,
+                                   const std::string& what) {
+  auto found = writer.tail().find_server_error(writer.scanner().in_quotes(), info.exception_tag);
   if (!found) return;
   ServerError e = parse_server_error(found->text);
   uint64_t rows = writer.rows() - std::min(writer.rows(), found->records_in_text);
@@ -40,13 +42,16 @@ void throw_if_server_error_in_tail(const RotatingWriter& writer, const std::stri
       what + ": the server failed mid-stream after " + std::to_string(rows) + " rows: ";
   if (e.code != 0) message += "ClickHouse error " + std::to_string(e.code) + ": ";
   message += e.message;
-  throw Error(ErrorKind::transient, ErrorCategory::export_failed, message);
+  // Without a code nothing says the error would repeat: try again.
+  ErrorKind kind = e.code == 0 ? ErrorKind::transient : classify_server_code(e.code);
+  throw Error(kind, ErrorCategory::export_failed, message);
 }
 
 // The stream's own evidence of failure: an appended error message, or a body that stops inside a
 // record. Returns normally for a clean stream.
-void check_stream_tail(const RotatingWriter& writer, const std::string& what) {
-  throw_if_server_error_in_tail(writer, what);
+void check_stream_tail(const RotatingWriter& writer, const ResponseInfo& info,
+                       const std::string& what) {
+  throw_if_server_error_in_tail(writer, info, what);
   if (!writer.scanner().at_record_boundary()) {
     throw Error(ErrorKind::transient, ErrorCategory::export_failed,
                 what + ": the response ended inside a record after " +
@@ -143,6 +148,7 @@ void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result
   ClickHouseClient& client = worker.client;
 
   result.query_id = new_query_id();
+  result.server = ResponseInfo{};
   result.count_before = count_rows(client, task, "before export");
   if (result.count_before != task.planned_rows) {
     // Either the data changed since planning, or the predicate does not select what the plan
@@ -167,17 +173,19 @@ void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result
   spdlog::debug("{}: attempt {}, query_id {}: {}", task_name(task), attempt, result.query_id, sql);
   progress.task_started(task, result.query_id, attempt);
   try {
-    client.stream(sql, result.query_id, sink, what);
+    client.stream(sql, result.query_id, sink, what, &result.server);
   } catch (const Error& e) {
-    // A server message in the tail explains a broken stream better than the transport error;
-    // local errors (disk full) stand as they are.
-    if (e.category() == ErrorCategory::export_failed) throw_if_server_error_in_tail(writer, what);
+    // A server message in the tail explains a broken stream better than the transport error
+    // (26.7 closes the connection after its error block); local errors (disk full) stand.
+    if (e.category() == ErrorCategory::export_failed) {
+      throw_if_server_error_in_tail(writer, result.server, what);
+    }
     throw;
   }
   if (cancel != nullptr && cancel->requested.load()) {
     throw Error(ErrorKind::cancelled, ErrorCategory::cancelled, what + ": cancelled");
   }
-  check_stream_tail(writer, what);
+  check_stream_tail(writer, result.server, what);
   result.written_rows = writer.rows();
   if (result.written_rows != result.count_before) {
     throw_validation(what + ": received " + std::to_string(result.written_rows) +

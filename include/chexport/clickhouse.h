@@ -9,7 +9,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +50,19 @@ bool is_auth_code(int code) noexcept;
 // `what` says what was being done, e.g. "export of default.trips partition 201501".
 void check_response(const HttpResponse& response, const std::string& url, std::string_view what);
 
+// What the server said about one query in its response headers. Modern servers send all of it;
+// 18.16 only the display name. A streamed result's summary is written with the headers, at the
+// first flush, so for an export it says how far the server had read by then (a lower bound);
+// total_rows_to_read is the server's estimate for the whole query.
+struct ResponseInfo {
+  std::string query_id;       // X-ClickHouse-Query-Id: the id the server ran the query under
+  std::string timezone;       // X-ClickHouse-Timezone: the server's time zone
+  std::string display_name;   // X-ClickHouse-Server-Display-Name: which server answered
+  std::string exception_tag;  // X-ClickHouse-Exception-Tag: frames a mid-stream error (25.11+)
+  std::optional<uint64_t> read_rows, read_bytes, total_rows_to_read;  // X-ClickHouse-Summary
+};
+ResponseInfo response_info(const HttpResponse& response);
+
 // A fresh unique query id: "chexport-<16 hex>".
 std::string new_query_id();
 
@@ -59,9 +74,10 @@ class ClickHouseClient {
  public:
   explicit ClickHouseClient(ConnectionOptions options);
 
-  // Runs `sql` (which names its FORMAT) and pushes the body into `sink`.
+  // Runs `sql` (which names its FORMAT) and pushes the body into `sink`. Fills `info`, when
+  // given, before it checks the response: it is there also when stream() throws.
   void stream(std::string_view sql, const std::string& query_id, ByteSink& sink,
-              std::string_view what);
+              std::string_view what, ResponseInfo* info = nullptr);
   // Runs a small query and returns its whole body.
   std::string query(std::string_view sql, std::string_view what);
   // Runs `sql` with FORMAT JSONCompact appended; every value as text (numbers in decimal,

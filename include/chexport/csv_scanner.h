@@ -51,10 +51,11 @@ class CsvScanner {
 
 // The last bytes of a stream, kept to look for an error message that the server appended after it
 // had already answered 200 (reference §1, check 4). Copies at most `capacity` bytes per chunk, so
-// with libcurl's large receive buffers it costs a few percent of a memcpy of the stream.
+// with libcurl's large receive buffers it costs a few percent of a memcpy of the stream. The
+// capacity holds a whole modern error block (a message of up to 16 KiB and its framing).
 class StreamTail {
  public:
-  static constexpr size_t capacity = 16 * 1024;
+  static constexpr size_t capacity = 20 * 1024;
 
   void append(std::string_view chunk);
   std::string_view bytes() const noexcept;
@@ -63,13 +64,23 @@ class StreamTail {
     std::string_view text;     // from the start of the message to the end of the stream
     uint64_t records_in_text;  // record terminators inside `text` (counted as rows by mistake)
   };
-  // The earliest text outside quotes that starts with "Code: <digit>" or "__exception__".
-  // `ends_in_quotes` is the scanner's state at the end of the stream: quote parity is symmetric,
-  // so the state at any position follows from the quotes between it and the end. Real CSV from
-  // ClickHouse never has either marker outside quotes.
-  std::optional<Found> find_server_error(bool ends_in_quotes) const;
+  // The server's error at the end of the stream, if any. `ends_in_quotes` is the scanner's state
+  // at the end of the stream: quote parity is symmetric, so the state at any position follows
+  // from the quotes between it and the end.
+  //
+  // With an `exception_tag` (the X-ClickHouse-Exception-Tag header, 25.11+), only the block
+  // "\r\n__exception__\r\n<tag>\r\n<message>..." counts, wherever the quotes stand: the tag is
+  // random per query, so data cannot forge it, and a row cut inside a quoted field cannot hide it.
+  // Without a tag: the earliest text outside quotes that starts with "Code: <digit>" (18.16
+  // appends plain text) or "__exception__" (25.1-25.10); real CSV from ClickHouse never has either
+  // marker outside quotes.
+  std::optional<Found> find_server_error(bool ends_in_quotes,
+                                         std::string_view exception_tag = {}) const;
 
  private:
+  // Record terminators the scanner counted from `offset` to the end.
+  uint64_t records_from(size_t offset, bool ends_in_quotes) const noexcept;
+
   std::string buffer_;  // holds up to 2 * capacity; the last `capacity` bytes count
 };
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "chexport/clickhouse.h"
 #include "chexport/http_client.h"
 #include "chexport/layout.h"
 #include "chexport/plan.h"
@@ -65,6 +66,7 @@ struct TaskResult {
   Task task;
   TaskStatus status = TaskStatus::pending;
   std::string query_id;
+  ResponseInfo server;  // what the server said about the export query (its last attempt)
   uint64_t count_before = 0;
   uint64_t count_after = 0;
   uint64_t written_rows = 0;

@@ -38,10 +38,16 @@ struct HttpResponse {
   std::string exception_code;  // X-ClickHouse-Exception-Code, if any
   std::string exception_tag;   // X-ClickHouse-Exception-Tag (25.11+), if any
   std::string retry_after;     // Retry-After, if any
-  std::string error_body;      // body of a failed response (first 64 KiB)
-  uint64_t body_bytes = 0;     // bytes received in the body
-  bool connected = false;      // a connection to the server was established
-  bool cancelled = false;      // aborted because the cancel flag was set
+  // What the server says about the query in headers (each empty when not sent; 18.16 sends only
+  // the display name): X-ClickHouse-Query-Id, -Timezone, -Server-Display-Name, -Summary (JSON).
+  std::string query_id;
+  std::string timezone;
+  std::string display_name;
+  std::string summary;
+  std::string error_body;   // body of a failed response (first 64 KiB)
+  uint64_t body_bytes = 0;  // bytes received in the body
+  bool connected = false;   // a connection to the server was established
+  bool cancelled = false;   // aborted because the cancel flag was set
 };
 
 class HttpClient {

@@ -25,6 +25,7 @@ struct PreviousTask {
   uint64_t csv_bytes = 0;
   uint64_t compressed_bytes = 0;
   std::string query_id;
+  ResponseInfo server;
   std::vector<WrittenFile> files;  // paths relative to the output directory
 };
 

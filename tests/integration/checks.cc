@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "chexport/sha256.h"
@@ -22,6 +23,9 @@ std::vector<std::string> sorted_records(std::string_view csv) {
 std::string fresh_database() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string db = std::string("it_") + info->test_suite_name() + "_" + info->name();
+  for (char& c : db) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';  // parametrized: "Suite/Test/0"
+  }
   http_query("DROP DATABASE IF EXISTS " + db);
   http_query("CREATE DATABASE " + db);
   return db;

@@ -29,11 +29,11 @@ std::string TestServer::url() const {
 const TestServer& test_server() {
   static TestServer server = [] {
     const char* dir = std::getenv("CHEXPORT_TEST_SERVER_DIR");
-    if (dir == nullptr) dir = CHEXPORT_TEST_SERVER_DIR_DEFAULT;
-    std::ifstream in(std::string(dir) + "/ports");
+    if (dir == nullptr) throw std::runtime_error("CHEXPORT_TEST_SERVER_DIR is not set (run ctest)");
+    std::ifstream ports(std::string(dir) + "/ports"), version(std::string(dir) + "/version");
     TestServer s;
-    if (!(in >> s.http_port)) {
-      throw std::runtime_error(std::string("no server ports in ") + dir + " (run through ctest)");
+    if (!(ports >> s.http_port) || !(version >> s.version)) {
+      throw std::runtime_error(std::string("no server in ") + dir + " (run through ctest)");
     }
     return s;
   }();
@@ -226,7 +226,7 @@ PrivateServer::PrivateServer() {
   TempDir* dir = new TempDir();  // removed in the destructor, after the server stopped
   dir_ = dir->str();
   temp_dirs().emplace_back(dir);
-  script("start");
+  script("start", " " + test_server().version);
   std::ifstream in(dir_ + "/ports");
   in >> port_;
 }
@@ -248,11 +248,11 @@ void PrivateServer::restart() {
   script("restart");
 }
 
-void PrivateServer::script(const std::string& command) {
-  std::string line = std::string(CHEXPORT_SCRIPTS_DIR) + "/clickhouse-local.sh " + command + " " +
-                     shell_quote(dir_) + " >/dev/null";
+void PrivateServer::script(const std::string& command, const std::string& more) {
+  std::string line = std::string(CHEXPORT_SCRIPTS_DIR) + "/clickhouse-server.sh " + command + " " +
+                     shell_quote(dir_) + more + " >/dev/null";
   if (std::system(line.c_str()) != 0)
-    throw std::runtime_error("clickhouse-local.sh " + command + " failed");
+    throw std::runtime_error("clickhouse-server.sh " + command + " failed");
 }
 
 FaultProxy start_fault_proxy(int upstream_port, const std::string& mode, int faults,

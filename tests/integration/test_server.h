@@ -1,4 +1,5 @@
-// Access to the ClickHouse server that the ctest fixture started (scripts/clickhouse-local.sh),
+// Access to the ClickHouse server that the ctest fixture started (scripts/clickhouse-server.sh;
+// CHEXPORT_TEST_SERVER_DIR names its directory, so one test binary runs against 18.16 and 26.7),
 // and to the chexport binary. Queries use plain libcurl, independent of the code under test.
 #pragma once
 
@@ -14,7 +15,9 @@ namespace chexport::testing {
 
 struct TestServer {
   int http_port = 0;
+  std::string version;      // "18.16" or "26.7", as the fixture started it
   std::string url() const;  // http://127.0.0.1:<port>
+  bool modern() const { return version != "18.16"; }
 };
 
 // The fixture's server; fails the test run if it is not there.
@@ -59,8 +62,8 @@ class BackgroundProcess {
 // The chexport binary under test.
 std::string chexport_binary();
 
-// A private ClickHouse server for tests that crash or restart it (scripts/clickhouse-local.sh).
-// Stopped when destroyed, even when the test fails.
+// A private ClickHouse server, of the fixture's version, for tests that crash or restart it
+// (scripts/clickhouse-server.sh). Stopped when destroyed, even when the test fails.
 class PrivateServer {
  public:
   PrivateServer();
@@ -72,7 +75,7 @@ class PrivateServer {
   void restart();  // same ports, same data
 
  private:
-  void script(const std::string& command);
+  void script(const std::string& command, const std::string& more = "");
   std::string dir_;
   int port_ = 0;
 };

@@ -46,7 +46,10 @@ TEST(Classification, TransientAndPermanentCodes) {
   for (int code : {159, 202, 241, 209, 210, 236, 394}) {
     EXPECT_EQ(classify_server_code(code), ErrorKind::transient) << code;
   }
-  for (int code : {47, 60, 62, 81, 115, 164, 192, 193, 395, 396}) {
+  // Deterministic: throwIf, result limits (rows, rows to read, bytes), parse and type errors,
+  // division by zero; the same query fails the same way again.
+  for (int code :
+       {47, 60, 62, 81, 115, 164, 192, 193, 395, 396, 158, 307, 6, 27, 53, 70, 41, 153}) {
     EXPECT_EQ(classify_server_code(code), ErrorKind::permanent) << code;
   }
   EXPECT_TRUE(is_auth_code(193));
@@ -148,6 +151,36 @@ TEST(CheckResponse, Cancelled) {
   r.cancelled = true;
   r.curl_code = CURLE_WRITE_ERROR;
   EXPECT_EQ(response_error(r).kind(), ErrorKind::cancelled);
+}
+
+TEST(ResponseInfo, KeepsWhatTheServerSaid) {
+  HttpResponse r;
+  r.query_id = "chexport-0123456789abcdef";
+  r.timezone = "Europe/Berlin";
+  r.display_name = "ch-1";
+  r.exception_tag = "rzbnodbdjrmudcfe";
+  r.summary =
+      R"({"read_rows":"261636","read_bytes":"2093088","written_rows":"0","written_bytes":"0",)"
+      R"("total_rows_to_read":"1000000","result_rows":"0","elapsed_ns":"4403601"})";
+  ResponseInfo info = response_info(r);
+  EXPECT_EQ(info.query_id, r.query_id);
+  EXPECT_EQ(info.timezone, "Europe/Berlin");
+  EXPECT_EQ(info.display_name, "ch-1");
+  EXPECT_EQ(info.exception_tag, r.exception_tag);
+  EXPECT_EQ(info.read_rows, 261636u);
+  EXPECT_EQ(info.read_bytes, 2093088u);
+  EXPECT_EQ(info.total_rows_to_read, 1000000u);
+}
+
+TEST(ResponseInfo, NothingSaidIsNothingInvented) {
+  HttpResponse r;  // 18.16: no summary, no query id
+  ResponseInfo info = response_info(r);
+  EXPECT_FALSE(info.read_rows || info.read_bytes || info.total_rows_to_read);
+  r.summary = R"({"read_rows":"12x","read_bytes":7})";  // not digits in a string: ignored
+  info = response_info(r);
+  EXPECT_FALSE(info.read_rows || info.read_bytes);
+  r.summary = "not json";
+  EXPECT_FALSE(response_info(r).read_rows);
 }
 
 TEST(ServerVersion, Parses) {

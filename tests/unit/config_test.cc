@@ -28,35 +28,36 @@ TEST(Config, ReadsEveryKey) {
     "tables": [{"db": "default", "table": "trips", "mode": "partition", "partition_expr": "toYYYYMM(d)",
                 "lower_condition": "a", "upper_condition": "b", "split_field": "t"},
                {"db": "default", "table": "np", "mode": "all"}]
-})json", "x.json");
+})json",
+                        "x.json");
   const ExportOptions& o = c.options;
-EXPECT_EQ(o.connection.url, "http://127.0.0.1:9");
-EXPECT_EQ(o.connection.user, "exporter");
-EXPECT_EQ(c.password_env, "PW");
-ASSERT_EQ(o.connection.settings.size(), 3u);
-EXPECT_EQ(o.connection.settings[0], (std::pair<std::string, std::string>{"max_threads", "2"}));
-EXPECT_EQ(o.connection.settings[1].second, "1");
-EXPECT_EQ(o.workers, 4);
-EXPECT_EQ(o.output.dir, "./dump");
-EXPECT_EQ(o.output.format, "CSVWithNames");
-EXPECT_EQ(o.output.compression, Compression::none);
-EXPECT_EQ(o.output.zstd_level, 5);
-EXPECT_EQ(o.output.limits.max_rows, 100u);
-EXPECT_EQ(o.output.limits.max_csv_bytes, 1ull << 30);
-EXPECT_EQ(o.output.limits.max_compressed_bytes, 2048u);
-EXPECT_EQ(o.split.max_rows_per_task, 50'000'000u);
-EXPECT_EQ(o.split.max_bytes_per_task, 20ull << 30);
-ASSERT_EQ(o.tables.size(), 2u);
-EXPECT_EQ(o.tables[0].table.display(), "default.trips");
-EXPECT_EQ(o.tables[0].partition_expr, "toYYYYMM(d)");
-EXPECT_EQ(o.tables[0].bounds(), "(a) AND (b)");
-EXPECT_EQ(o.tables[0].split_field, "t");
-EXPECT_EQ(o.tables[1].mode, TableMode::all);
+  EXPECT_EQ(o.connection.url, "http://127.0.0.1:9");
+  EXPECT_EQ(o.connection.user, "exporter");
+  EXPECT_EQ(c.password_env, "PW");
+  ASSERT_EQ(o.connection.settings.size(), 3u);
+  EXPECT_EQ(o.connection.settings[0], (std::pair<std::string, std::string>{"max_threads", "2"}));
+  EXPECT_EQ(o.connection.settings[1].second, "1");
+  EXPECT_EQ(o.workers, 4);
+  EXPECT_EQ(o.output.dir, "./dump");
+  EXPECT_EQ(o.output.format, "CSVWithNames");
+  EXPECT_EQ(o.output.compression, Compression::none);
+  EXPECT_EQ(o.output.zstd_level, 5);
+  EXPECT_EQ(o.output.limits.max_rows, 100u);
+  EXPECT_EQ(o.output.limits.max_csv_bytes, 1ull << 30);
+  EXPECT_EQ(o.output.limits.max_compressed_bytes, 2048u);
+  EXPECT_EQ(o.split.max_rows_per_task, 50'000'000u);
+  EXPECT_EQ(o.split.max_bytes_per_task, 20ull << 30);
+  ASSERT_EQ(o.tables.size(), 2u);
+  EXPECT_EQ(o.tables[0].table.display(), "default.trips");
+  EXPECT_EQ(o.tables[0].partition_expr, "toYYYYMM(d)");
+  EXPECT_EQ(o.tables[0].bounds(), "(a) AND (b)");
+  EXPECT_EQ(o.tables[0].split_field, "t");
+  EXPECT_EQ(o.tables[1].mode, TableMode::all);
 }
 
 TEST(Config, OldSpellingOfSplitField) {
-  auto c =
-      parse_config(R"json({"tables": [{"db": "d", "table": "t", "split_filed": "ts"}]})json", "x.json");
+  auto c = parse_config(R"json({"tables": [{"db": "d", "table": "t", "split_filed": "ts"}]})json",
+                        "x.json");
   EXPECT_EQ(c.options.tables[0].split_field, "ts");
 }
 

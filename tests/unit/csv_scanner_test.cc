@@ -184,7 +184,8 @@ TEST(CsvScanner, TracksTheLastTwoRecordEnds) {
 }
 
 // Feeds `s` to a scanner and a tail in chunks of `chunk` bytes, then looks for an error.
-std::optional<std::pair<std::string, uint64_t>> tail_error(const std::string& s, size_t chunk) {
+std::optional<std::pair<std::string, uint64_t>> tail_error(const std::string& s, size_t chunk,
+                                                           std::string_view tag = {}) {
   CsvScanner scanner;
   StreamTail tail;
   for (size_t pos = 0; pos < s.size(); pos += chunk) {
@@ -192,7 +193,7 @@ std::optional<std::pair<std::string, uint64_t>> tail_error(const std::string& s,
     scanner.scan(piece);
     tail.append(piece);
   }
-  auto found = tail.find_server_error(scanner.in_quotes());
+  auto found = tail.find_server_error(scanner.in_quotes(), tag);
   if (!found) return std::nullopt;
   return std::make_pair(std::string(found->text), found->records_in_text);
 }
@@ -247,6 +248,66 @@ TEST(StreamTail, FindsTheModernFramingAndItParses) {
   EXPECT_EQ(
       e.message,
       "Value passed to 'throwIf' function is non-zero. (FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)");
+}
+
+// 26.7's block, as it sends it (modern-clickhouse.md).
+std::string tagged_block(const std::string& tag, const std::string& message) {
+  std::string text = message + "\n";
+  return "\r\n__exception__\r\n" + tag + "\r\n" + text + std::to_string(text.size()) + " " + tag +
+         "\r\n__exception__\r\n";
+}
+
+const char* throw_if_message =
+    "Code: 395. DB::Exception: Value passed to 'throwIf' function is non-zero. "
+    "(FUNCTION_THROW_IF_VALUE_IS_NON_ZERO) (version 26.7.2.1)";
+
+TEST(StreamTail, TaggedBlockIsFoundWhereverTheQuotesStand) {
+  const std::string tag = "rzbnodbdjrmudcfe";
+  std::string block = tagged_block(tag, throw_if_message);
+  // After whole rows; after a row cut inside a quoted field (the block is "in quotes" then, and
+  // carries quotes of its own); after a row cut outside quotes.
+  for (const std::string& before : {some_rows(), some_rows() + "17,\"half a fie",
+                                    some_rows() + "17,\"a \"\"quoted\"\" field\",12"}) {
+    for (size_t chunk : {1, 64, 100000}) {
+      auto found = tail_error(before + block, chunk, tag);
+      ASSERT_TRUE(found) << chunk;
+      EXPECT_TRUE(found->first.starts_with(throw_if_message)) << found->first;
+      ServerError e = parse_server_error(found->first);
+      EXPECT_EQ(e.code, 395);
+      EXPECT_EQ(e.message,
+                "Value passed to 'throwIf' function is non-zero. "
+                "(FUNCTION_THROW_IF_VALUE_IS_NON_ZERO)");
+    }
+  }
+}
+
+TEST(StreamTail, TaggedBlockCountsTheRecordsTheScannerSawInIt) {
+  const std::string tag = "abcdefghijklmnop";
+  std::string rows = some_rows();
+  CsvScanner rows_only;
+  rows_only.scan(rows);
+  std::string s = rows + tagged_block(tag, throw_if_message);
+  CsvScanner scanner;
+  scanner.scan(s);
+  auto found = tail_error(s, 333, tag);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(scanner.records() - found->second, rows_only.records());
+}
+
+TEST(StreamTail, ABlockWithAnotherTagIsNotTheServersError) {
+  // The data cannot forge the server's block: its tag is new for every query.
+  std::string s = some_rows() + tagged_block("aaaaaaaaaaaaaaaa", throw_if_message);
+  EXPECT_FALSE(tail_error(s, 100, "bbbbbbbbbbbbbbbb"));
+  // Without a tag header (servers 25.1-25.10) the marker alone counts.
+  EXPECT_TRUE(tail_error(s, 100));
+}
+
+TEST(StreamTail, KeepsAWholeSixteenKibMessage) {
+  const std::string tag = "abcdefghijklmnop";
+  std::string message = "Code: 6. DB::Exception: Cannot parse " + std::string(16 * 1024 - 40, 'x');
+  auto found = tail_error(some_rows() + tagged_block(tag, message), 4096, tag);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(parse_server_error(found->first).code, 6);
 }
 
 TEST(StreamTail, IgnoresLookAlikesInsideQuotes) {
