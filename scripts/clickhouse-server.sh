@@ -13,7 +13,9 @@
 # Users on both: default (no password), exporter (password "exporter-secret"), reader
 # (readonly=1, no password), and table_reader (password "table-secret") who may read only the
 # table granted.t: `GRANT SELECT ON granted.t` on 26.7; on 18.16, which has no grants, the
-# database `granted` alone (allow_databases). DIR/version records the version.
+# database `granted` alone (allow_databases). On 26.7 also policy_reader (password
+# "policy-secret"), who sees only the rows of granted.policy with an even n (a row policy declared
+# in users.xml; 18.16 has no row policies). DIR/version records the version.
 # 26.7 has no TCP port here (only HTTP is started): TCP_PORT is printed as 0.
 set -euo pipefail
 
@@ -148,9 +150,10 @@ write_config_18() {
 XML
 }
 
-# One users file for both versions; $1 is the root element's name, $2 what confines table_reader.
+# One users file for both versions; $1 is the root element's name, $2 what confines table_reader,
+# $3 more users.
 write_users() {
-  local root=$1 confine=$2 localhost='<networks><ip>127.0.0.1</ip><ip>::1</ip></networks>'
+  local root=$1 confine=$2 more=${3:-} localhost='<networks><ip>127.0.0.1</ip><ip>::1</ip></networks>'
   cat >"$dir/users.xml" <<XML
 <?xml version="1.0"?>
 <$root>
@@ -163,6 +166,7 @@ write_users() {
     <exporter><password>exporter-secret</password>$localhost<profile>default</profile><quota>default</quota></exporter>
     <reader><password></password>$localhost<profile>readonly</profile><quota>default</quota></reader>
     <table_reader><password>table-secret</password>$localhost<profile>default</profile><quota>default</quota>$confine</table_reader>
+    $more
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </$root>
@@ -189,7 +193,8 @@ start() {
   else
     # Only users_config is read from this file (modern-clickhouse.md: <users> here has no effect).
     echo "<clickhouse><users_config>$dir/users.xml</users_config></clickhouse>" >"$dir/config.xml"
-    write_users clickhouse '<grants><query>GRANT SELECT ON granted.t</query></grants>'
+    write_users clickhouse '<grants><query>GRANT SELECT ON granted.t</query></grants>' \
+      "<policy_reader><password>policy-secret</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota><databases><granted><policy><filter>n % 2 = 0</filter></policy></granted></databases></policy_reader>"
     launch 0 0
   fi
 }

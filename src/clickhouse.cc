@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <random>
 
+#include "chexport/utf8.h"
+
 namespace chexport {
 namespace {
 
@@ -136,6 +138,7 @@ void check_response(const HttpResponse& r, const std::string& url, std::string_v
     message += "(HTTP " + std::to_string(r.status) + ")";
     if (!e.message.empty()) message += ": " + e.message;
     Error error(kind, category, message);
+    error.with_server_code(e.code);
     // Retry-After: delay-seconds (the HTTP-date form is not worth a date parser here).
     if (!r.retry_after.empty() && std::isdigit(static_cast<unsigned char>(r.retry_after[0]))) {
       error.with_retry_after(std::atof(r.retry_after.c_str()));
@@ -206,7 +209,21 @@ std::string quote_identifier(std::string_view name) {
 
 std::string quote_string(std::string_view text) {
   std::string out = "'";
-  for (char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      size_t n = utf8_sequence_length(text, i);
+      if (n == 0) {
+        // The same byte, written so that the query text (and the manifest) stays valid UTF-8.
+        static const char* hex = "0123456789ABCDEF";
+        unsigned char b = static_cast<unsigned char>(c);
+        out += {'\\', 'x', hex[b >> 4], hex[b & 15]};
+      } else {
+        out.append(text.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     if (c == '\'' || c == '\\') out.push_back('\\');
     out.push_back(c);
   }
@@ -297,6 +314,11 @@ void ClickHouseClient::kill_queries(const std::vector<std::string>& query_ids) n
   } catch (const std::exception& e) {
     spdlog::warn("could not kill queries {} on the server: {}", list, e.what());
   }
+}
+
+std::string ClickHouseClient::server_timezone() {
+  auto rows = query_rows("SELECT timezone()", "asking the server's time zone");
+  return rows.at(0).at(0);
 }
 
 ServerVersion ClickHouseClient::server_version() {

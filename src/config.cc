@@ -205,6 +205,13 @@ LoadedConfig parse_config(const std::string& json, const std::string& name) {
                                              o.output.format + "\"");
                              }
                            }},
+                          {"datetime_format",
+                           [&](element v, const std::string& q) {
+                             std::string d = r.string(v, q);
+                             if (d != "text" && d != "unix")
+                               r.fail(q, "expected \"text\" or \"unix\", got \"" + d + "\"");
+                             o.output.datetime_format = parse_datetime_format(d, q);
+                           }},
                           {"compression",
                            [&](element v, const std::string& q) {
                              std::string c = r.string(v, q);

@@ -234,7 +234,7 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
   }
   PreviousExport previous = read_previous_export(store);
   if (!previous.exists) return;
-  check_same_options(previous, options);
+  check_same_options(previous, run.fingerprint, options.output.dir);
   size_t kept = 0, redo = 0;
   for (TaskResult& result : run.tasks) {
     const Task& task = result.task;
@@ -245,7 +245,7 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
     } else if (it->second.status != "done") {
       why = "not finished by the earlier run";
     } else if (it->second.predicate != task.predicate) {
-      why = "its predicate changed";
+      why = "its predicate changed from " + it->second.predicate + " to " + task.predicate;
     } else if (it->second.written_rows != task.planned_rows) {
       why = "its rows changed from " + std::to_string(it->second.written_rows) + " to " +
             std::to_string(task.planned_rows);
@@ -282,6 +282,20 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
                store.describe(""), kept, redo);
 }
 
+// The table's CREATE statement as a script that runs as it is (clickhouse-client --multiquery)
+// on the server it came from: ended with ';', after the settings its types need there.
+std::string schema_sql(ClickHouseClient& client, const ServerVersion& version,
+                       const TableRef& table) {
+  std::string create = client.query("SHOW CREATE TABLE " + table.sql() + " FORMAT TSVRaw",
+                                    "reading the schema of " + table.display());
+  while (!create.empty() && (create.back() == '\n' || create.back() == ';')) create.pop_back();
+  std::string script;
+  // LowCardinality was experimental until 19.x; newer servers accept and ignore the setting.
+  if (!version.at_least(19, 0) && create.find("LowCardinality(") != std::string::npos)
+    script += "SET allow_experimental_low_cardinality_type = 1;\n";
+  return script + create + ";\n";
+}
+
 }  // namespace
 
 RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
@@ -296,9 +310,15 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
   Worker probe(options, cancel);
   run.server_version = probe.client.server_version().text;
   ServerVersion version = parse_server_version(run.server_version);
+  run.server_timezone = probe.client.server_timezone();
   spdlog::info("connected to ClickHouse {} at {}", run.server_version, options.connection.url);
 
-  std::vector<TablePlan> plans = plan_export(probe.client, version, options.tables, options.split);
+  std::vector<TablePlan> plans =
+      plan_export(probe.client, version, options.tables, options.split,
+                  ColumnOptions{options.output.datetime_format,
+                                options.output.format == "CSVWithNames", run.server_timezone});
+  for (const TablePlan& plan : plans) run.table_columns.push_back(plan.columns);
+  run.fingerprint = export_fingerprint(options, run.table_columns);
   uint64_t total_rows = 0, total_bytes = 0;
   for (const TablePlan& plan : plans) {
     for (const Task& task : plan.tasks) {
@@ -322,11 +342,8 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
   for (const TablePlan& plan : plans) {
     if (store == nullptr) break;  // no schema files next to a stream
     const TableRef& table = plan.spec.table;
-    std::string schema = probe.client.query("SHOW CREATE TABLE " + table.sql() + " FORMAT TSVRaw",
-                                            "reading the schema of " + table.display());
-    if (!schema.empty() && schema.back() != '\n') schema += '\n';
     std::string path = table_dir(table.db, table.table) + "/schema.sql";
-    store->put(path, schema);
+    store->put(path, schema_sql(probe.client, version, table));
     run.schema_files.push_back(path);
   }
 

@@ -3,14 +3,28 @@
 #include <cmath>
 #include <cstdio>
 
+#include "chexport/utf8.h"
+
 namespace chexport {
 
 std::string json_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 2);
   out.push_back('"');
-  for (char ch : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    char ch = text[i];
     unsigned char c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {
+      // Server messages and partition values may hold any bytes; JSON must be UTF-8.
+      size_t n = utf8_sequence_length(text, i);
+      if (n == 0) {
+        out += "\\ufffd";
+      } else {
+        out.append(text.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";

@@ -66,7 +66,7 @@ struct Flags {
   // export only
   std::string manifest, on_file, s3_part_size;
   bool delete_after_hook = false;
-  std::string out, format, compression, max_bytes, max_compressed_bytes;
+  std::string out, format, compression, max_bytes, max_compressed_bytes, datetime_format;
   int zstd_level = 3;
   uint64_t max_rows_per_file = 0;
   int workers = 1;
@@ -125,6 +125,9 @@ void add_common(CLI::App* app, Flags& f) {
                   "split tasks with more rows (0: no limit)");
   app->add_option("--max-bytes-per-task", f.max_bytes_per_task,
                   "split tasks with more data, e.g. 20GiB (0: no limit)");
+  app->add_option("--datetime-format", f.datetime_format,
+                  "text (default: as ClickHouse prints them) or unix (DateTime and DateTime64 as "
+                  "Unix time, which re-imports exactly in every time zone)");
 }
 
 std::string read_password_file(const std::string& path) {
@@ -249,6 +252,9 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
   if (given(app, "--max-bytes-per-task"))
     o.split.max_bytes_per_task = parse_size(f.max_bytes_per_task, "--max-bytes-per-task");
 
+  if (given(app, "--datetime-format"))
+    o.output.datetime_format = parse_datetime_format(f.datetime_format, "--datetime-format");
+
   if (exporting) {
     OutputOptions& out = o.output;
     if (given(app, "--out")) out.dir = f.out;
@@ -360,7 +366,10 @@ int run_plan(const ExportOptions& options, bool json) {
   ClickHouseClient client(options.connection);
   client.set_cancel_flag(&cancel_token.requested);
   ServerVersion version = client.server_version();
-  auto plans = plan_export(client, version, options.tables, options.split);
+  auto plans =
+      plan_export(client, version, options.tables, options.split,
+                  ColumnOptions{options.output.datetime_format,
+                                options.output.format == "CSVWithNames", client.server_timezone()});
   std::cout << (json ? plan_json(plans) : plan_text(plans));
   size_t tasks = 0;
   for (const auto& p : plans) tasks += p.tasks.size();

@@ -67,12 +67,14 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
       .field("user",
              options.connection.user.empty() ? std::string("default") : options.connection.user)
       .field("version", run.server_version)
+      .field("timezone", run.server_timezone)
       .end_object();
   j.field("started_at", run.started_at)
       .field("finished_at", run.finished_at)
       .field("seconds", run.seconds);
   j.key("options").begin_object();
   j.field("format", out.format);
+  j.field("datetime_format", to_string(out.datetime_format));
   j.field("compression", out.compression == Compression::zstd ? "zstd" : "none");
   j.field("zstd_level", out.zstd_level);
   j.field("max_rows_per_file", out.limits.max_rows);
@@ -84,7 +86,7 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
   j.end_object();
 
   j.key("fingerprint").begin_object();
-  for (const auto& [k, v] : options_fingerprint(options)) j.field(k, v);
+  for (const auto& [k, v] : run.fingerprint) j.field(k, v);
   j.end_object();
   j.key("split")
       .begin_object()
@@ -100,6 +102,7 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
     j.field("lower_condition", t.lower_condition).field("upper_condition", t.upper_condition);
     j.field("split_field", t.split_field);
     if (i < run.schema_files.size()) j.field("schema", run.schema_files[i]);
+    if (i < run.table_columns.size()) write_columns(j, run.table_columns[i]);
     j.end_object();
   }
   j.end_array();

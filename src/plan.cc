@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <set>
 
 #include "chexport/layout.h"
 
@@ -110,9 +112,10 @@ std::string literal(const std::string& type, const std::string& text, const std:
 struct TableInfo {
   std::string engine;
   std::string partition_key;
-  std::map<std::string, std::string> column_types;
 };
 
+// The table's engine and partition key, from system.tables (which shows every table the user may
+// select from).
 TableInfo table_info(ClickHouseClient& client, const TableRef& table) {
   auto rows = client.query_rows(
       "SELECT engine, partition_key FROM system.tables WHERE database = " + quote_string(table.db) +
@@ -122,58 +125,107 @@ TableInfo table_info(ClickHouseClient& client, const TableRef& table) {
     throw Error(ErrorKind::permanent, ErrorCategory::export_failed,
                 "table " + table.display() + " does not exist on the server");
   }
-  TableInfo info{rows[0].at(0), rows[0].at(1), {}};
-  for (const auto& c : client.query_rows(
-           "SELECT name, type FROM system.columns WHERE database = " + quote_string(table.db) +
-               " AND table = " + quote_string(table.table),
-           "reading the columns of " + table.display())) {
-    info.column_types[c.at(0)] = c.at(1);
-  }
-  return info;
+  return TableInfo{rows[0].at(0), rows[0].at(1)};
 }
 
-// One task per partition, from system.parts (counted within the bounds when there are bounds).
+// What system.parts says of one partition: its value as text, its size, and whether its part
+// names start with "<id>_" (not so for tables of the old MergeTree(date, key, granularity) syntax,
+// whose parts are named "<min date>_<max date>_...").
+struct PartitionParts {
+  std::string partition;
+  uint64_t rows = 0, bytes_on_disk = 0, uncompressed_bytes = 0;
+  bool old_names = false;
+};
+using PartsById = std::map<std::string, PartitionParts>;
+
+// system.parts by partition id, or nothing when the user may not read it (a grant of SELECT on
+// the table alone does not cover it on modern servers).
+std::optional<PartsById> read_parts(ClickHouseClient& client, const TableRef& table) {
+  std::vector<std::vector<std::string>> rows;
+  try {
+    rows = client.query_rows(
+        "SELECT partition, partition_id, toString(sum(rows)), toString(sum(bytes_on_disk)), "
+        "toString(sum(data_uncompressed_bytes)), "
+        "toString(max(NOT startsWith(name, concat(partition_id, '_')))) FROM system.parts "
+        "WHERE database = " +
+            quote_string(table.db) + " AND table = " + quote_string(table.table) +
+            " AND active GROUP BY partition, partition_id",
+        "reading the partitions of " + table.display() + " from system.parts");
+  } catch (const Error& e) {
+    if (e.category() != ErrorCategory::auth) throw;
+    spdlog::debug("{}", e.what());
+    return std::nullopt;
+  }
+  PartsById parts;
+  for (const auto& row : rows) {
+    parts[row.at(1)] = PartitionParts{row.at(0), to_u64(row.at(2)), to_u64(row.at(3)),
+                                      to_u64(row.at(4)), row.at(5) == "1"};
+  }
+  return parts;
+}
+
+// Rows per partition id within the bounds, counted like validation counts them: after
+// lightweight deletes and under row policies, system.parts' row counts are not the rows a
+// SELECT returns.
+std::map<std::string, uint64_t> count_by_partition(ClickHouseClient& client,
+                                                   const TableSpec& spec) {
+  std::map<std::string, uint64_t> counted;
+  for (const auto& row :
+       client.query_rows("SELECT _partition_id AS id, toString(count()) FROM " + spec.table.sql() +
+                             where(spec.bounds()) + " GROUP BY id",
+                         "counting the partitions of " + spec.table.display())) {
+    counted[row.at(0)] = to_u64(row.at(1));
+  }
+  return counted;
+}
+
+// Selects one partition. Before 21.4 a part name prefix prunes (reference §7), except for tables
+// of the old syntax, whose partition key is always toYYYYMM(date) and prunes by its value.
+std::string select_partition(const ServerVersion& version, const TableInfo& info,
+                             const std::string& id, const PartitionParts* parts) {
+  if (id == "all") return "";  // an unpartitioned table
+  if (version.at_least(21, 4) || parts == nullptr || !parts->old_names)
+    return partition_predicate(version, id);
+  bool numeric =
+      !parts->partition.empty() && std::all_of(parts->partition.begin(), parts->partition.end(),
+                                               [](char c) { return c >= '0' && c <= '9'; });
+  if (!numeric || info.partition_key.empty()) return "_partition_id = " + quote_string(id);
+  return "(" + info.partition_key + ") = " + parts->partition;
+}
+
+// One task per partition that has rows within the bounds. Without system.parts, the partitions
+// are named by their id and have no size estimate.
 std::vector<Task> partition_tasks(ClickHouseClient& client, const ServerVersion& version,
-                                  const TableSpec& spec) {
+                                  const TableSpec& spec, const TableInfo& info) {
   const TableRef& table = spec.table;
-  std::string base_dir = table_dir(table.db, table.table);
-  auto parts = client.query_rows(
-      "SELECT partition, partition_id, toString(sum(rows)), toString(sum(bytes_on_disk)), "
-      "toString(sum(data_uncompressed_bytes)) FROM system.parts WHERE database = " +
-          quote_string(table.db) + " AND table = " + quote_string(table.table) +
-          " AND active GROUP BY partition, partition_id",
-      "reading the partitions of " + table.display() + " from system.parts");
-  std::map<std::string, uint64_t> counted;  // partition id -> rows within the bounds
-  std::string bounds = spec.bounds();
-  if (!bounds.empty()) {
-    // Part names start with "<partition_id>_"; ids never contain '_'.
-    std::string id_expr =
-        version.at_least(21, 4) ? "_partition_id" : "substring(_part, 1, position(_part, '_') - 1)";
-    for (const auto& row : client.query_rows(
-             "SELECT " + id_expr + " AS id, toString(count()) FROM " + table.sql() + where(bounds) +
-                 " GROUP BY id",
-             "counting the partitions of " + table.display() + " within the bounds")) {
-      counted[row.at(0)] = to_u64(row.at(1));
-    }
+  std::optional<PartsById> parts = read_parts(client, table);
+  if (!parts) {
+    spdlog::warn(
+        "{}: system.parts may not be read: partitions come from the table itself and are "
+        "named by their partition ID",
+        table.display());
   }
   std::vector<Task> tasks;
-  for (const auto& row : parts) {
+  for (const auto& [id, rows] : count_by_partition(client, spec)) {
+    if (rows == 0) continue;
+    const PartitionParts* p = nullptr;
+    if (parts) {
+      auto it = parts->find(id);
+      if (it != parts->end()) p = &it->second;
+    }
     Task task;
     task.table = table;
-    task.partition = row.at(0);
-    task.partition_id = row.at(1);
-    uint64_t part_rows = to_u64(row.at(2));
-    task.planned_rows = bounds.empty() ? part_rows : counted[task.partition_id];
-    if (task.planned_rows == 0) continue;  // nothing within the bounds
-    double share = part_rows == 0
-                       ? 0
-                       : static_cast<double>(task.planned_rows) / static_cast<double>(part_rows);
-    task.bytes_on_disk = static_cast<uint64_t>(static_cast<double>(to_u64(row.at(3))) * share);
-    task.uncompressed_bytes = static_cast<uint64_t>(static_cast<double>(to_u64(row.at(4))) * share);
-    task.predicate = and_predicates(
-        {task.partition_id == "all" ? "" : partition_predicate(version, task.partition_id),
-         bounds});
-    task.dir = base_dir + "/" + partition_dir(task.partition, task.partition_id);
+    task.partition_id = id;
+    task.partition = p != nullptr ? p->partition : id;
+    task.planned_rows = rows;
+    if (p != nullptr && p->rows > 0) {
+      double share = static_cast<double>(rows) / static_cast<double>(p->rows);
+      task.bytes_on_disk = static_cast<uint64_t>(static_cast<double>(p->bytes_on_disk) * share);
+      task.uncompressed_bytes =
+          static_cast<uint64_t>(static_cast<double>(p->uncompressed_bytes) * share);
+    }
+    task.predicate = and_predicates({select_partition(version, info, id, p), spec.bounds()});
+    task.dir = table_dir(table.db, table.table) + "/" + partition_dir(task.partition, id);
     tasks.push_back(std::move(task));
   }
   return tasks;
@@ -211,111 +263,162 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
   return tasks;
 }
 
-}  // namespace
-
-std::vector<TablePlan> plan_export(ClickHouseClient& client, const ServerVersion& version,
-                                   const std::vector<TableSpec>& tables,
-                                   const SplitOptions& split) {
-  std::vector<TablePlan> plans;
+void check_tables_unique(const std::vector<TableSpec>& tables) {
   for (size_t i = 0; i < tables.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
       if (tables[i].table.display() == tables[j].table.display()) {
         // Both would write the same directories.
         throw_usage("table " + tables[i].table.display() +
-                    " is listed twice; list it once (its bounds can "
-                    "cover both ranges)");
+                    " is listed twice; list it once (its bounds can cover both ranges)");
       }
     }
   }
-  for (const TableSpec& spec : tables) {
-    const TableRef& table = spec.table;
-    TableInfo info = table_info(client, table);
-    if (!spec.split_field.empty()) {
-      auto type = info.column_types.find(spec.split_field);
-      if (type == info.column_types.end()) {
-        throw_usage("split_field " + spec.split_field + " is not a column of " + table.display());
-      }
-      check_split_field_type(spec.split_field, type->second);
-    }
-    TablePlan plan{spec, info.engine, 0, {}};
-    bool merge_tree = info.engine.find("MergeTree") != std::string::npos;
-    std::string bounds = spec.bounds();
-    plan.rows_in_bounds = count_rows(client, table, bounds, "counting rows of " + table.display());
+}
 
-    uint64_t table_bytes = 0, table_rows = 0;
-    if (merge_tree) {
-      auto sizes = client.query_rows(
-          "SELECT toString(sum(rows)), toString(sum(data_uncompressed_bytes)) FROM system.parts "
-          "WHERE database = " +
-              quote_string(table.db) + " AND table = " + quote_string(table.table) + " AND active",
-          "reading the size of " + table.display());
-      table_rows = to_u64(sizes.at(0).at(0));
-      table_bytes = to_u64(sizes.at(0).at(1));
-    }
+const Column* find_column(const std::vector<Column>& columns, const std::string& name) {
+  for (const Column& c : columns) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
 
-    bool own_key =
-        spec.partition_expr.empty() || squeeze(spec.partition_expr) == squeeze(info.partition_key);
-    if (spec.mode == TableMode::partition && !own_key) {
-      plan.tasks = expression_tasks(client, spec, table_bytes, table_rows);
-    } else if (spec.mode == TableMode::partition && merge_tree) {
-      plan.tasks = partition_tasks(client, version, spec);
-    } else if (plan.rows_in_bounds > 0) {
-      // Mode all, or an engine without parts: the whole table within the bounds.
-      Task task;
-      task.table = table;
-      task.partition = spec.mode == TableMode::all ? "" : "tuple()";
-      task.partition_id = "all";
-      task.predicate = bounds;
-      task.planned_rows = plan.rows_in_bounds;
-      double share = table_rows == 0
-                         ? 0
-                         : static_cast<double>(task.planned_rows) / static_cast<double>(table_rows);
-      task.uncompressed_bytes = static_cast<uint64_t>(static_cast<double>(table_bytes) * share);
-      task.dir = table_dir(table.db, table.table) + "/all";
-      plan.tasks.push_back(std::move(task));
-    }
+// The table's rows and uncompressed bytes from system.parts, for size estimates; zeros when the
+// user may not read it.
+std::pair<uint64_t, uint64_t> table_size(ClickHouseClient& client, const TableRef& table) {
+  try {
+    auto sizes = client.query_rows(
+        "SELECT toString(sum(rows)), toString(sum(data_uncompressed_bytes)) FROM system.parts "
+        "WHERE database = " +
+            quote_string(table.db) + " AND table = " + quote_string(table.table) + " AND active",
+        "reading the size of " + table.display());
+    return {to_u64(sizes.at(0).at(0)), to_u64(sizes.at(0).at(1))};
+  } catch (const Error& e) {
+    if (e.category() != ErrorCategory::auth) throw;
+    spdlog::debug("{}", e.what());
+    return {0, 0};
+  }
+}
 
-    // Split what is too large.
-    std::vector<Task> final_tasks;
-    for (Task& task : plan.tasks) {
-      uint64_t limit = split.max_rows_per_task == 0 ? UINT64_MAX : split.max_rows_per_task;
-      if (split.max_bytes_per_task != 0 && task.uncompressed_bytes > 0 && task.planned_rows > 0) {
-        double row_bytes =
-            static_cast<double>(task.uncompressed_bytes) / static_cast<double>(task.planned_rows);
-        limit = std::min(
-            limit,
-            std::max<uint64_t>(1, static_cast<uint64_t>(
-                                      static_cast<double>(split.max_bytes_per_task) / row_bytes)));
-      }
-      if (task.planned_rows <= limit) {
-        final_tasks.push_back(std::move(task));
-        continue;
-      }
-      if (spec.split_field.empty()) {
-        task.note =
-            "over the task limit (" + std::to_string(limit) + " rows) but no split_field is set";
-        spdlog::warn("{} {}: {}", table.display(), task.partition, task.note);
-        final_tasks.push_back(std::move(task));
-        continue;
-      }
-      auto type = info.column_types.find(spec.split_field);
-      for (Task& range : split_task(client, spec, task, type->second, limit))
+// The whole table within its bounds (mode all, or an engine without partitions).
+Task whole_table_task(const TableSpec& spec, uint64_t rows, uint64_t table_rows,
+                      uint64_t table_bytes) {
+  Task task;
+  task.table = spec.table;
+  task.partition = spec.mode == TableMode::all ? "" : "tuple()";
+  task.partition_id = "all";
+  task.predicate = spec.bounds();
+  task.planned_rows = rows;
+  double share = table_rows == 0 ? 0 : static_cast<double>(rows) / static_cast<double>(table_rows);
+  task.uncompressed_bytes = static_cast<uint64_t>(static_cast<double>(table_bytes) * share);
+  task.dir = table_dir(spec.table.db, spec.table.table) + "/all";
+  return task;
+}
+
+// The tasks of one table, before splitting. Mode all reads no system table but for sizes.
+std::vector<Task> table_tasks(ClickHouseClient& client, const ServerVersion& version,
+                              TablePlan& plan) {
+  const TableSpec& spec = plan.spec;
+  auto [table_rows, table_bytes] = table_size(client, spec.table);
+  if (spec.mode == TableMode::all) {
+    if (plan.rows_in_bounds == 0) return {};
+    return {whole_table_task(spec, plan.rows_in_bounds, table_rows, table_bytes)};
+  }
+  TableInfo info = table_info(client, spec.table);
+  plan.engine = info.engine;
+  bool own_key =
+      spec.partition_expr.empty() || squeeze(spec.partition_expr) == squeeze(info.partition_key);
+  if (!own_key) return expression_tasks(client, spec, table_bytes, table_rows);
+  if (info.engine.find("MergeTree") != std::string::npos)
+    return partition_tasks(client, version, spec, info);
+  if (plan.rows_in_bounds == 0) return {};
+  return {whole_table_task(spec, plan.rows_in_bounds, table_rows, table_bytes)};
+}
+
+// Cuts the tasks over the limits into ranges of split_field (or notes that it cannot).
+std::vector<Task> split_large_tasks(ClickHouseClient& client, const TablePlan& plan,
+                                    const SplitOptions& split) {
+  const TableSpec& spec = plan.spec;
+  std::vector<Task> final_tasks;
+  for (Task task : plan.tasks) {
+    uint64_t limit = split.max_rows_per_task == 0 ? UINT64_MAX : split.max_rows_per_task;
+    if (split.max_bytes_per_task != 0 && task.uncompressed_bytes > 0 && task.planned_rows > 0) {
+      double row_bytes =
+          static_cast<double>(task.uncompressed_bytes) / static_cast<double>(task.planned_rows);
+      limit = std::min(
+          limit,
+          std::max<uint64_t>(
+              1, static_cast<uint64_t>(static_cast<double>(split.max_bytes_per_task) / row_bytes)));
+    }
+    if (task.planned_rows <= limit) {
+      final_tasks.push_back(std::move(task));
+    } else if (spec.split_field.empty()) {
+      task.note =
+          "over the task limit (" + std::to_string(limit) + " rows) but no split_field is set";
+      spdlog::warn("{} {}: {}", spec.table.display(), task.partition, task.note);
+      final_tasks.push_back(std::move(task));
+    } else {
+      const Column* field = find_column(plan.columns, spec.split_field);
+      for (Task& range : split_task(client, spec, task, field->type, limit))
         final_tasks.push_back(std::move(range));
     }
-    plan.tasks = std::move(final_tasks);
-    std::sort(plan.tasks.begin(), plan.tasks.end(),
-              [](const Task& a, const Task& b) { return a.dir < b.dir; });
-
-    uint64_t sum = 0;
-    for (const Task& t : plan.tasks) sum += t.planned_rows;
-    if (sum != plan.rows_in_bounds) {
-      throw Error(ErrorKind::transient, ErrorCategory::validation,
-                  "plan for " + table.display() + " covers " + std::to_string(sum) +
-                      " rows but count() within its bounds is " +
-                      std::to_string(plan.rows_in_bounds) + " (is the table being written to?)");
-    }
-    plans.push_back(std::move(plan));
   }
+  return final_tasks;
+}
+
+void warn_about_fidelity(ClickHouseClient& client, const TablePlan& plan,
+                         const ColumnOptions& options) {
+  std::set<std::string> zones;
+  for (const Column& c : plan.columns) {
+    for (std::string& z : datetime_zones(c.type, options.server_timezone)) zones.insert(z);
+  }
+  std::set<std::string> dst = zones_with_dst(client, zones);
+  for (const std::string& w : fidelity_warnings(plan.spec.table, plan.columns, options, dst)) {
+    spdlog::warn("{}", w);
+  }
+}
+
+TablePlan plan_table(ClickHouseClient& client, const ServerVersion& version, const TableSpec& spec,
+                     const SplitOptions& split, const ColumnOptions& column_options) {
+  const TableRef& table = spec.table;
+  TablePlan plan{spec, "", 0, {}, read_columns(client, table, column_options.server_timezone)};
+  if (!spec.split_field.empty()) {
+    const Column* field = find_column(plan.columns, spec.split_field);
+    if (field == nullptr) {
+      throw_usage("split_field " + spec.split_field + " is not a column of " + table.display());
+    }
+    check_split_field_type(spec.split_field, field->type);
+  }
+  warn_about_fidelity(client, plan, column_options);
+  plan.rows_in_bounds =
+      count_rows(client, table, spec.bounds(), "counting rows of " + table.display());
+  plan.tasks = table_tasks(client, version, plan);
+  plan.tasks = split_large_tasks(client, plan, split);
+  std::sort(plan.tasks.begin(), plan.tasks.end(),
+            [](const Task& a, const Task& b) { return a.dir < b.dir; });
+  auto columns = std::make_shared<const std::vector<Column>>(plan.columns);
+  uint64_t sum = 0;
+  for (Task& t : plan.tasks) {
+    t.columns = columns;
+    sum += t.planned_rows;
+  }
+  if (sum != plan.rows_in_bounds) {
+    throw Error(ErrorKind::transient, ErrorCategory::validation,
+                "plan for " + table.display() + " covers " + std::to_string(sum) +
+                    " rows but count() within its bounds is " +
+                    std::to_string(plan.rows_in_bounds) + " (is the table being written to?)");
+  }
+  return plan;
+}
+
+}  // namespace
+
+std::vector<TablePlan> plan_export(ClickHouseClient& client, const ServerVersion& version,
+                                   const std::vector<TableSpec>& tables, const SplitOptions& split,
+                                   const ColumnOptions& column_options) {
+  check_tables_unique(tables);
+  std::vector<TablePlan> plans;
+  for (const TableSpec& spec : tables)
+    plans.push_back(plan_table(client, version, spec, split, column_options));
   return plans;
 }
 

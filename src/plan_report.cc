@@ -75,6 +75,17 @@ void write_task_fields(JsonWriter& j, const Task& t) {
       .field("note", t.note);
 }
 
+void write_columns(JsonWriter& j, const std::vector<Column>& columns) {
+  j.key("columns").begin_array();
+  for (const Column& c : columns) {
+    j.begin_object().field("name", c.name).field("type", c.type);
+    j.field("default_kind", c.default_kind);
+    if (!c.timezone.empty()) j.field("timezone", c.timezone);
+    j.end_object();
+  }
+  j.end_array();
+}
+
 std::string plan_json(const std::vector<TablePlan>& plans) {
   JsonWriter j;
   j.begin_object().key("tables").begin_array();
@@ -89,6 +100,7 @@ std::string plan_json(const std::vector<TablePlan>& plans) {
         .field("bounds", s.bounds())
         .field("split_field", s.split_field)
         .field("rows_in_bounds", plan.rows_in_bounds);
+    write_columns(j, plan.columns);
     j.key("tasks").begin_array();
     for (const Task& t : plan.tasks) {
       j.begin_object();

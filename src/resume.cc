@@ -18,9 +18,11 @@ namespace fs = std::filesystem;
 
 }  // namespace
 
-std::map<std::string, std::string> options_fingerprint(const ExportOptions& o) {
+std::map<std::string, std::string> export_fingerprint(
+    const ExportOptions& o, const std::vector<std::vector<Column>>& table_columns) {
   std::map<std::string, std::string> f;
   f["format"] = o.output.format;
+  f["datetime_format"] = to_string(o.output.datetime_format);
   f["compression"] = o.output.compression == Compression::zstd ? "zstd" : "none";
   f["zstd_level"] = std::to_string(o.output.zstd_level);
   f["max_rows_per_file"] = std::to_string(o.output.limits.max_rows);
@@ -38,6 +40,8 @@ std::map<std::string, std::string> options_fingerprint(const ExportOptions& o) {
         ", partition_expr " + t.partition_expr + ", bounds " + t.bounds() + ", split_field " +
         t.split_field;
   }
+  for (size_t i = 0; i < table_columns.size() && i < o.tables.size(); ++i)
+    f["columns " + o.tables[i].table.display()] = layout(table_columns[i]);
   return f;
 }
 
@@ -120,8 +124,8 @@ PreviousExport read_previous_export(Store& store) {
   return previous;
 }
 
-void check_same_options(const PreviousExport& previous, const ExportOptions& options) {
-  auto now = options_fingerprint(options);
+void check_same_options(const PreviousExport& previous,
+                        const std::map<std::string, std::string>& now, const std::string& dir) {
   std::string changes;
   for (const auto& [name, value] : now) {
     auto it = previous.fingerprint.find(name);
@@ -132,8 +136,8 @@ void check_same_options(const PreviousExport& previous, const ExportOptions& opt
     if (!now.count(name)) changes += "; " + name + ": \"" + value + "\" -> (not set)";
   }
   if (!changes.empty()) {
-    throw_usage(options.output.dir + " holds an export made with other options (" +
-                changes.substr(2) + "); use --fresh to replace it, or another directory");
+    throw_usage(dir + " holds an export made with other options (" + changes.substr(2) +
+                "); use --fresh to replace it, or another directory");
   }
 }
 

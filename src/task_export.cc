@@ -44,7 +44,7 @@ void throw_if_server_error_in_tail(const RotatingWriter& writer, const ResponseI
   message += e.message;
   // Without a code nothing says the error would repeat: try again.
   ErrorKind kind = e.code == 0 ? ErrorKind::transient : classify_server_code(e.code);
-  throw Error(kind, ErrorCategory::export_failed, message);
+  throw Error(kind, ErrorCategory::export_failed, message).with_server_code(e.code);
 }
 
 // The stream's own evidence of failure: an appended error message, or a body that stops inside a
@@ -169,7 +169,7 @@ void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result
   RotatingWriter writer(open, out.limits, worker.encoder.get(), out.format == "CSVWithNames");
   ProgressSink sink(writer, progress);
   std::string sql =
-      "SELECT * FROM " + task.table.sql() + where_clause(task) + " FORMAT " + out.format;
+      export_query(task.table, *task.columns, out.datetime_format, task.predicate, out.format);
   spdlog::debug("{}: attempt {}, query_id {}: {}", task_name(task), attempt, result.query_id, sql);
   progress.task_started(task, result.query_id, attempt);
   try {
@@ -192,6 +192,7 @@ void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result
                      " rows but count() said " + std::to_string(result.count_before));
   }
   writer.finish();
+  check_layout_unchanged(client, task.table, *task.columns, what);
   result.count_after = count_rows(client, task, "after export");
   if (result.count_after != result.written_rows) {
     throw_validation(what + ": count() changed from " + std::to_string(result.count_before) +

@@ -85,6 +85,7 @@ class ClickHouseClient {
   std::vector<std::vector<std::string>> query_rows(std::string_view sql, std::string_view what);
 
   ServerVersion server_version();
+  std::string server_timezone();  // SELECT timezone()
 
   // KILL QUERY ... ASYNC for these ids; best effort (logs a warning on failure), never throws.
   // A streaming query dies when its client goes away, but one that has produced no output yet

@@ -44,6 +44,13 @@ class Error : public std::runtime_error {
   ErrorCategory category() const noexcept { return category_; }
   bool transient() const noexcept { return kind_ == ErrorKind::transient; }
 
+  // The ClickHouse error code behind the error, or 0.
+  int server_code() const noexcept { return server_code_; }
+  Error& with_server_code(int code) noexcept {
+    server_code_ = code;
+    return *this;
+  }
+
   // Seconds the server asked us to wait (Retry-After), or a negative number.
   double retry_after() const noexcept { return retry_after_; }
   Error& with_retry_after(double seconds) noexcept {
@@ -55,6 +62,7 @@ class Error : public std::runtime_error {
   ErrorKind kind_;
   ErrorCategory category_;
   double retry_after_ = -1;
+  int server_code_ = 0;
 };
 
 // Errors that would hit every other task too, so the run stops at the first one.

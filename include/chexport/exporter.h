@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@ struct OutputOptions {
   std::string dir;             // "-": standard output (stdout_file.h)
   std::string manifest_path;   // default <dir>/manifest.json; with "-", none unless given
   std::string format = "CSV";  // CSV | CSVWithNames
+  DateTimeFormat datetime_format = DateTimeFormat::text;
   Compression compression = Compression::zstd;
   int zstd_level = 3;
   RotationLimits limits;
@@ -82,7 +84,10 @@ struct TaskResult {
 
 struct RunResult {
   std::string server_version;
-  std::string started_at;  // UTC, ISO 8601
+  std::string server_timezone;
+  std::vector<std::vector<Column>> table_columns;  // per options.tables entry
+  std::map<std::string, std::string> fingerprint;  // what resume compares (resume.h)
+  std::string started_at;                          // UTC, ISO 8601
   std::string finished_at;
   double seconds = 0;
   std::vector<std::string> schema_files;  // relative paths

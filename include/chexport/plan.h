@@ -1,9 +1,10 @@
 // Export planning: which tasks a run consists of, and how many rows each must produce.
 //
 // Per table (README "Planning"):
-// - mode "all": one task over the whole table within its bounds;
+// - mode "all": one task over the whole table within its bounds (no system table needed);
 // - mode "partition" with the table's own partition key (or no partition_expr): one task per
-//   partition from system.parts, selected so that it prunes (partition_predicate());
+//   partition, counted with count() GROUP BY _partition_id like validation counts, named and sized
+//   from system.parts where the user may read it, selected so that it prunes;
 // - mode "partition" with another expression: one task per value of it, counted with GROUP BY
 //   and selected with `(expr) = <literal>` (`isNull(expr)` for NULL);
 // - lower_condition / upper_condition are ANDed into every predicate and every count;
@@ -15,22 +16,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "chexport/clickhouse.h"
+#include "chexport/columns.h"
+#include "chexport/table_ref.h"
 
 namespace chexport {
-
-struct TableRef {
-  std::string db;
-  std::string table;
-  std::string display() const { return db + "." + table; }
-  std::string sql() const;  // `db`.`table`
-};
-
-// "db.table" or "table" (database "default"); throws a usage Error for anything else.
-TableRef parse_table_ref(std::string_view text);
 
 enum class TableMode { all, partition };
 
@@ -60,6 +54,7 @@ struct Task {
   uint64_t uncompressed_bytes = 0;
   std::string dir;   // output directory of the task's files, relative to the output root
   std::string note;  // why it was split, or why it could not be
+  std::shared_ptr<const std::vector<Column>> columns;  // the table's exported columns
 };
 
 struct TablePlan {
@@ -67,14 +62,17 @@ struct TablePlan {
   std::string engine;
   uint64_t rows_in_bounds = 0;  // count() within the bounds, which the tasks add up to
   std::vector<Task> tasks;
+  std::vector<Column> columns;  // what every task selects (columns.h)
 };
 
 // The predicate that selects exactly one partition and prunes on this server version
 // (reference §7): `_partition_id = 'id'` from 21.4, `startsWith(_part, 'id_')` before.
 std::string partition_predicate(const ServerVersion& version, std::string_view partition_id);
 
+// Warns (spdlog) once per column whose values CSV will not carry exactly (columns.h).
 std::vector<TablePlan> plan_export(ClickHouseClient& client, const ServerVersion& version,
-                                   const std::vector<TableSpec>& tables, const SplitOptions& split);
+                                   const std::vector<TableSpec>& tables, const SplitOptions& split,
+                                   const ColumnOptions& column_options);
 
 // Cuts `task` into ranges of `spec.split_field` of at most `row_limit` rows each (split.cc).
 // `field_type` is the column's type as system.columns gives it.

@@ -15,6 +15,8 @@ std::string plan_text(const std::vector<TablePlan>& plans);
 // A task's planning fields (partition, partition_id, range, predicate, dir, planned_rows, note),
 // as both `plan --json` and manifest.json write them.
 void write_task_fields(JsonWriter& j, const Task& t);
+// A table's columns: [{"name", "type", "default_kind", "timezone" (DateTime columns)}].
+void write_columns(JsonWriter& j, const std::vector<Column>& columns);
 std::string plan_json(const std::vector<TablePlan>& plans);
 
 }  // namespace chexport

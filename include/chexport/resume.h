@@ -35,14 +35,18 @@ struct PreviousExport {
   std::map<std::string, PreviousTask> tasks;       // by task directory
 };
 
-// The options that shape the files, as name -> value (stored in the manifest as "fingerprint").
-std::map<std::string, std::string> options_fingerprint(const ExportOptions& options);
+// What shapes the files, as name -> value (stored in the manifest as "fingerprint"): the options,
+// and each table's columns (`table_columns` parallel to options.tables).
+std::map<std::string, std::string> export_fingerprint(
+    const ExportOptions& options, const std::vector<std::vector<Column>>& table_columns);
 
 // Reads manifest.json from the store if there is one.
 PreviousExport read_previous_export(Store& store);
 
-// Throws a usage Error listing every option that differs.
-void check_same_options(const PreviousExport& previous, const ExportOptions& options);
+// Throws a usage Error listing every entry of the fingerprint that differs; `dir` names the output.
+void check_same_options(const PreviousExport& previous,
+                        const std::map<std::string, std::string>& fingerprint,
+                        const std::string& dir);
 
 // Empty when every file of `task` has its recorded size and SHA-256; else what is wrong.
 std::string check_files(Store& store, const PreviousTask& task);

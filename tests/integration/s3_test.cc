@@ -16,9 +16,13 @@ namespace {
 // A fresh bucket named after the running test ("chx-<name>", lower case, valid for S3).
 std::string fresh_bucket() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = "chx-";
+  // One bucket per test and server version: the two versions' runs share the S3 server.
+  std::string name = "chx-" + test_server().version + "-";
   for (char c : std::string(info->name()))
     name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char& c : name) {
+    if (c == '.') c = '-';
+  }
   name = name.substr(0, 60);
   long status = 0;
   s3_call("PUT", "/" + name, "", &status);

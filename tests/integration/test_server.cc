@@ -32,7 +32,7 @@ const TestServer& test_server() {
     if (dir == nullptr) throw std::runtime_error("CHEXPORT_TEST_SERVER_DIR is not set (run ctest)");
     std::ifstream ports(std::string(dir) + "/ports"), version(std::string(dir) + "/version");
     TestServer s;
-    if (!(ports >> s.http_port) || !(version >> s.version)) {
+    if (!(ports >> s.http_port >> s.tcp_port) || !(version >> s.version)) {
       throw std::runtime_error(std::string("no server in ") + dir + " (run through ctest)");
     }
     return s;
@@ -67,6 +67,26 @@ std::string shell_quote(const std::string& s) {
 
 std::string http_query(const std::string& sql, const std::string& params) {
   return http_query_at(test_server().url() + "/" + (params.empty() ? "" : "?" + params), sql);
+}
+
+void run_sql_script(const std::string& script) {
+  const TestServer& server = test_server();
+  if (server.tcp_port != 0) {
+    TempDir dir;
+    std::string path = dir.str() + "/script.sql";
+    std::ofstream(path) << script;
+    std::string command = "clickhouse-client --port " + std::to_string(server.tcp_port) +
+                          " --multiquery < " + shell_quote(path) + " 2>&1";
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("script failed: " + script);
+    return;
+  }
+  for (size_t start = 0; start < script.size();) {
+    size_t end = script.find(";\n", start);
+    if (end == std::string::npos) end = script.size();
+    std::string statement = script.substr(start, end - start);
+    if (statement.find_first_not_of(" \n") != std::string::npos) http_query(statement);
+    start = end + 2;
+  }
 }
 
 std::string http_query_at(const std::string& url, const std::string& sql) {

@@ -15,6 +15,7 @@ namespace chexport::testing {
 
 struct TestServer {
   int http_port = 0;
+  int tcp_port = 0;         // 0 on 26.7, which serves HTTP only here
   std::string version;      // "18.16" or "26.7", as the fixture started it
   std::string url() const;  // http://127.0.0.1:<port>
   bool modern() const { return version != "18.16"; }
@@ -25,6 +26,9 @@ const TestServer& test_server();
 
 // POSTs `sql` to the fixture's server; throws std::runtime_error on any failure.
 std::string http_query(const std::string& sql, const std::string& params = "");
+// Runs a script of ';'-terminated statements as a user would on that server: with
+// clickhouse-client --multiquery on 18.16, statement by statement over HTTP on 26.7 (no TCP).
+void run_sql_script(const std::string& script);
 // The same against any server.
 std::string http_query_at(const std::string& url, const std::string& sql);
 
