@@ -26,7 +26,8 @@ thread_local std::mt19937 temp_rng{std::random_device{}()};
 
 }  // namespace
 
-AtomicFile::AtomicFile(std::string final_path) : final_path_(std::move(final_path)) {
+AtomicFile::AtomicFile(std::string final_path, Existing existing)
+    : final_path_(std::move(final_path)), existing_(existing) {
   std::filesystem::path p(final_path_);
   for (int attempt = 0; fd_ < 0; ++attempt) {
     char suffix[16];
@@ -85,7 +86,17 @@ void AtomicFile::finish() {
 
 void AtomicFile::commit() {
   if (!finished_) finish();
-  if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+  if (existing_ == Existing::refuse) {
+    if (::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, final_path_.c_str(),
+                    RENAME_NOREPLACE) != 0) {
+      if (errno == EEXIST) {
+        throw_io("cannot commit " + final_path_ +
+                 ": a file of that name exists already (written by another task or run); "
+                 "nothing was replaced");
+      }
+      throw_errno("cannot rename to", final_path_, errno);
+    }
+  } else if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
     throw_errno("cannot rename to", final_path_, errno);
   }
   committed_ = true;

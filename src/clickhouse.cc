@@ -321,6 +321,10 @@ std::string ClickHouseClient::server_timezone() {
   return rows.at(0).at(0);
 }
 
+std::string ClickHouseClient::server_hostname() {
+  return query_rows("SELECT hostName()", "asking the server's host name").at(0).at(0);
+}
+
 ServerVersion ClickHouseClient::server_version() {
   return parse_server_version(query("SELECT version()", "asking the server's version"));
 }

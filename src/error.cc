@@ -18,6 +18,8 @@ int exit_code_for(ErrorCategory category) noexcept {
       return exit_code::connection;
     case ErrorCategory::auth:
       return exit_code::auth;
+    case ErrorCategory::locked:
+      return exit_code::locked;
     case ErrorCategory::cancelled:
       return exit_code::cancelled;
   }

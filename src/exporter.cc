@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "chexport/atomic_file.h"
@@ -198,7 +199,9 @@ class Run {
     progress_.task_finished(result.task, false, 0, {}, result.error, false);
     std::lock_guard lock(mutex_);
     if (result_.exit_code == 0) result_.exit_code = result.exit_code;
-    if (stops_the_run(e.category()) && stop_reason_.empty()) stop_reason_ = result.error;
+    // On stdout, the tasks are one stream: a missing one would leave a valid-looking stream.
+    bool stops = stops_the_run(e.category()) || options_.output.to_stdout();
+    if (stops && stop_reason_.empty()) stop_reason_ = result.error;
   }
 
   const ExportOptions& options_;
@@ -219,39 +222,68 @@ class Run {
   }
 };
 
+// The table directories this export owns: its tables' now, and those of the earlier run.
+std::vector<std::string> export_dirs(const ExportOptions& options, const PreviousExport& previous) {
+  std::set<std::string> dirs(previous.table_dirs.begin(), previous.table_dirs.end());
+  for (const TableSpec& t : options.tables) dirs.insert(table_dir(t.table.db, t.table.table));
+  return {dirs.begin(), dirs.end()};
+}
+
+// --fresh: removes everything the earlier run wrote, once sure that the output holds nothing
+// else (a directory that is not an export of this tool must not be emptied by mistake).
+void start_fresh(const ExportOptions& options, const PreviousExport& previous, Store& store,
+                 const std::vector<std::string>& dirs) {
+  std::set<std::string> ours(previous.files.begin(), previous.files.end());
+  ours.insert("manifest.json");
+  for (const TableSpec& t : options.tables)
+    ours.insert(table_dir(t.table.db, t.table.table) + "/schema.sql");
+  std::vector<std::string> foreign, temps;
+  for (const StoredFile& f : store.list_all()) {
+    if (f.path == lock_file_name || ours.count(f.path)) continue;
+    bool temp = f.path.find(AtomicFile::temp_marker) != std::string::npos;
+    (temp ? temps : foreign).push_back(f.path);
+  }
+  if (!foreign.empty()) {
+    throw_usage("--fresh: " + store.describe("") + " holds " + std::to_string(foreign.size()) +
+                " file(s) that this export did not write (" + foreign[0] +
+                (foreign.size() > 1 ? ", ..." : "") +
+                "); remove them yourself, or export into another directory");
+  }
+  store.clean_leftovers(dirs);
+  for (const std::string& path : temps) store.remove(path);
+  for (const std::string& path : ours) store.remove(path);
+  for (const std::string& dir : dirs) store.remove_tree(dir);
+}
+
+PreviousExport read_previous_for_fresh(Store& store) {
+  try {
+    return read_previous_export(store);
+  } catch (const Error& e) {
+    if (e.category() != ErrorCategory::usage) throw;
+    return PreviousExport{};  // an unreadable manifest lists nothing: start_fresh then refuses
+  }
+}
+
 // --fresh, or resume: decides which tasks an earlier run already finished, and cleans up what it
-// left behind. Marks kept tasks done in `run`.
+// left behind (only in this export's directories). Marks kept tasks done in `run`.
 void prepare_output(const ExportOptions& options, RunResult& run, Store& store) {
   if (options.output.fresh) {
-    store.clean_leftovers();
-    store.remove("manifest.json");
-    for (const TableSpec& t : options.tables)
-      store.remove_tree(table_dir(t.table.db, t.table.table));
+    PreviousExport previous = read_previous_for_fresh(store);
+    start_fresh(options, previous, store, export_dirs(options, previous));
     return;
   }
-  if (size_t n = store.clean_leftovers(); n > 0) {
+  PreviousExport previous = read_previous_export(store);
+  if (size_t n = store.clean_leftovers(export_dirs(options, previous)); n > 0) {
     spdlog::info("removed {} unfinished file(s) left by an earlier run", n);
   }
-  PreviousExport previous = read_previous_export(store);
   if (!previous.exists) return;
   check_same_options(previous, run.fingerprint, options.output.dir);
   size_t kept = 0, redo = 0;
   for (TaskResult& result : run.tasks) {
     const Task& task = result.task;
     auto it = previous.tasks.find(task.dir);
-    std::string why;
-    if (it == previous.tasks.end()) {
-      why = "new in the plan";
-    } else if (it->second.status != "done") {
-      why = "not finished by the earlier run";
-    } else if (it->second.predicate != task.predicate) {
-      why = "its predicate changed from " + it->second.predicate + " to " + task.predicate;
-    } else if (it->second.written_rows != task.planned_rows) {
-      why = "its rows changed from " + std::to_string(it->second.written_rows) + " to " +
-            std::to_string(task.planned_rows);
-    } else {
-      why = check_files(store, it->second);
-    }
+    std::string why = why_export_again(previous, it == previous.tasks.end() ? nullptr : &it->second,
+                                       task, run.identity, store);
     if (why.empty()) {
       const PreviousTask& p = it->second;
       result.status = TaskStatus::done;
@@ -311,13 +343,18 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
   run.server_version = probe.client.server_version().text;
   ServerVersion version = parse_server_version(run.server_version);
   run.server_timezone = probe.client.server_timezone();
+  run.identity.hostname = probe.client.server_hostname();
+  run.identity.url = options.connection.url;
   spdlog::info("connected to ClickHouse {} at {}", run.server_version, options.connection.url);
 
   std::vector<TablePlan> plans =
       plan_export(probe.client, version, options.tables, options.split,
                   ColumnOptions{options.output.datetime_format,
                                 options.output.format == "CSVWithNames", run.server_timezone});
-  for (const TablePlan& plan : plans) run.table_columns.push_back(plan.columns);
+  for (const TablePlan& plan : plans) {
+    run.table_columns.push_back(plan.columns);
+    run.identity.table_uuids[plan.spec.table.display()] = plan.uuid;
+  }
   run.fingerprint = export_fingerprint(options, run.table_columns);
   uint64_t total_rows = 0, total_bytes = 0;
   for (const TablePlan& plan : plans) {
@@ -334,8 +371,10 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
       spdlog::warn("{}: nothing to export within the bounds", plan.spec.table.display());
   }
   std::unique_ptr<Store> store;
+  std::unique_ptr<StoreLock> lock;  // held until the run ends: one run per output
   if (!options.output.to_stdout()) {
     store = open_store(options.output.dir, options.output.s3_part_size);
+    lock = store->lock(this_run_holder(run.started_at), options.output.break_lock);
     prepare_output(options, run, *store);
   }
 
@@ -382,6 +421,7 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
   run.finished_at = utc_now();
   run.seconds = seconds_since(start);
   if (cancelled(cancel)) run.exit_code = cancel->exit_code.load();
+  if (options.output.to_stdout() && run.exit_code != 0) poison_stdout();
   executor.write_manifest();
   RunTotals totals = totals_of(run);
   progress.run_finished(run.exit_code, totals.rows, totals.failed_tasks);

@@ -45,6 +45,7 @@ const char* exit_codes_text =
     "  4    validation failed (row counts disagree)\n"
     "  5    cannot connect to the server (refused, unreachable, timed out)\n"
     "  6    authentication or authorization refused\n"
+    "  7    the output is in use by another chexport run (its lock names it)\n"
     "  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n"
     "\n"
     "Environment: CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD (the password is read only\n"
@@ -70,7 +71,7 @@ struct Flags {
   int zstd_level = 3;
   uint64_t max_rows_per_file = 0;
   int workers = 1;
-  bool fresh = false;
+  bool fresh = false, break_lock = false;
   int retries = 5;
   double retry_delay = 1, retry_max_delay = 30;
   std::string progress = "auto";
@@ -166,6 +167,23 @@ void apply_connection(const CLI::App* app, const Flags& f, const LoadedConfig& c
   if (given(app, "--url")) c.url = f.url;
   if (given(app, "--user")) c.user = f.user;
   check_url(c.url);
+  // Settings in the URL's query string are settings like --setting's (which override them): the
+  // same checks, and the same resume rules.
+  if (auto q = c.url.find('?'); q != std::string::npos) {
+    std::string query = c.url.substr(q + 1);
+    c.url.erase(q);
+    for (size_t start = 0; start < query.size();) {
+      size_t end = std::min(query.find('&', start), query.size());
+      std::string pair = query.substr(start, end - start);
+      start = end + 1;
+      if (pair.empty()) continue;
+      auto eq = pair.find('=');
+      std::string key = url_decode(pair.substr(0, eq));
+      std::string value = eq == std::string::npos ? "" : url_decode(pair.substr(eq + 1));
+      std::erase_if(c.settings, [&](const auto& kv) { return kv.first == key; });
+      c.settings.emplace_back(std::move(key), std::move(value));
+    }
+  }
 
   // A flag beats the file: --password-env overrides the config's password_file too.
   std::string password_file = given(app, "--password-file")  ? f.password_file
@@ -305,6 +323,7 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
           parse_size(f.max_compressed_bytes, "--max-compressed-bytes-per-file");
     }
     if (given(app, "--fresh")) out.fresh = f.fresh;
+    out.break_lock = f.break_lock;
     if (given(app, "--workers")) o.workers = f.workers;
     if (o.workers < 1 || o.workers > 256) throw_usage("--workers must be 1 to 256");
     if (out.to_stdout() && o.workers > 1) {
@@ -419,6 +438,8 @@ int main(int argc, char** argv) {
   exp->add_option("--max-compressed-bytes-per-file", f.max_compressed_bytes,
                   "start a new file after about this much compressed output (0: no limit)");
   exp->add_option("--workers,-j", f.workers, "tasks exported at once (default 1)");
+  exp->add_flag("--break-lock", f.break_lock,
+                "take an s3:// output's lock from a run that has not refreshed it for 10 minutes");
   exp->add_flag(
       "--fresh", f.fresh,
       "start over: replace an earlier export in the output directory instead of resuming it");

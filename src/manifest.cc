@@ -68,6 +68,7 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
              options.connection.user.empty() ? std::string("default") : options.connection.user)
       .field("version", run.server_version)
       .field("timezone", run.server_timezone)
+      .field("hostname", run.identity.hostname)
       .end_object();
   j.field("started_at", run.started_at)
       .field("finished_at", run.finished_at)
@@ -102,6 +103,9 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
     j.field("lower_condition", t.lower_condition).field("upper_condition", t.upper_condition);
     j.field("split_field", t.split_field);
     if (i < run.schema_files.size()) j.field("schema", run.schema_files[i]);
+    if (auto it = run.identity.table_uuids.find(t.table.display());
+        it != run.identity.table_uuids.end())
+      j.field("uuid", it->second);
     if (i < run.table_columns.size()) write_columns(j, run.table_columns[i]);
     j.end_object();
   }

@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <optional>
 #include <set>
 
 #include "chexport/layout.h"
+#include "chexport/sha256.h"
 
 namespace chexport {
 
@@ -112,20 +114,26 @@ std::string literal(const std::string& type, const std::string& text, const std:
 struct TableInfo {
   std::string engine;
   std::string partition_key;
+  std::string uuid;  // empty before 20.x, and for tables of Ordinary databases
 };
 
-// The table's engine and partition key, from system.tables (which shows every table the user may
-// select from).
-TableInfo table_info(ClickHouseClient& client, const TableRef& table) {
-  auto rows = client.query_rows(
-      "SELECT engine, partition_key FROM system.tables WHERE database = " + quote_string(table.db) +
-          " AND name = " + quote_string(table.table),
-      "looking up table " + table.display());
+// The table's engine, partition key and UUID, from system.tables (which shows every table the
+// user may select from).
+TableInfo table_info(ClickHouseClient& client, const ServerVersion& version,
+                     const TableRef& table) {
+  std::string uuid = version.at_least(20, 4) ? "toString(uuid)" : "''";
+  auto rows =
+      client.query_rows("SELECT engine, partition_key, " + uuid +
+                            " FROM system.tables WHERE database = " + quote_string(table.db) +
+                            " AND name = " + quote_string(table.table),
+                        "looking up table " + table.display());
   if (rows.empty()) {
     throw Error(ErrorKind::permanent, ErrorCategory::export_failed,
                 "table " + table.display() + " does not exist on the server");
   }
-  return TableInfo{rows[0].at(0), rows[0].at(1)};
+  std::string id = rows[0].at(2);
+  if (id == "00000000-0000-0000-0000-000000000000") id.clear();
+  return TableInfo{rows[0].at(0), rows[0].at(1), id};
 }
 
 // What system.parts says of one partition: its value as text, its size, and whether its part
@@ -135,31 +143,71 @@ struct PartitionParts {
   std::string partition;
   uint64_t rows = 0, bytes_on_disk = 0, uncompressed_bytes = 0;
   bool old_names = false;
+  std::string version;  // digest of the sorted names of its active parts
 };
 using PartsById = std::map<std::string, PartitionParts>;
 
-// system.parts by partition id, or nothing when the user may not read it (a grant of SELECT on
-// the table alone does not cover it on modern servers).
-std::optional<PartsById> read_parts(ClickHouseClient& client, const TableRef& table) {
-  std::vector<std::vector<std::string>> rows;
+// What the server knows of a table's partitions. From system.parts where the user may read it;
+// else (a grant of SELECT on the table alone does not cover it on modern servers) from the
+// table's own _part and _partition_id, with no text, sizes or old-syntax flag.
+struct TableParts {
+  bool from_system_parts = true;
+  PartsById by_id;
+  uint64_t rows() const;
+  uint64_t uncompressed_bytes() const;
+  std::string version() const;  // of the whole table
+};
+
+uint64_t TableParts::rows() const {
+  uint64_t n = 0;
+  for (const auto& [id, p] : by_id) n += p.rows;
+  return n;
+}
+
+uint64_t TableParts::uncompressed_bytes() const {
+  uint64_t n = 0;
+  for (const auto& [id, p] : by_id) n += p.uncompressed_bytes;
+  return n;
+}
+
+std::string TableParts::version() const {
+  std::string all;
+  for (const auto& [id, p] : by_id) all += id + ":" + p.version + ";";
+  return Sha256::of(all).substr(0, 32);
+}
+
+TableParts read_parts(ClickHouseClient& client, const TableRef& table) {
+  TableParts parts;
   try {
-    rows = client.query_rows(
-        "SELECT partition, partition_id, toString(sum(rows)), toString(sum(bytes_on_disk)), "
-        "toString(sum(data_uncompressed_bytes)), "
-        "toString(max(NOT startsWith(name, concat(partition_id, '_')))) FROM system.parts "
-        "WHERE database = " +
-            quote_string(table.db) + " AND table = " + quote_string(table.table) +
-            " AND active GROUP BY partition, partition_id",
-        "reading the partitions of " + table.display() + " from system.parts");
+    for (const auto& row : client.query_rows(
+             "SELECT partition, partition_id, toString(sum(rows)), toString(sum(bytes_on_disk)), "
+             "toString(sum(data_uncompressed_bytes)), "
+             "toString(max(NOT startsWith(name, concat(partition_id, '_')))), "
+             "hex(MD5(arrayStringConcat(arraySort(groupArray(name)), ','))) "
+             "FROM system.parts WHERE database = " +
+                 quote_string(table.db) + " AND table = " + quote_string(table.table) +
+                 " AND active GROUP BY partition, partition_id",
+             "reading the partitions of " + table.display() + " from system.parts")) {
+      parts.by_id[row.at(1)] =
+          PartitionParts{row.at(0),         to_u64(row.at(2)), to_u64(row.at(3)),
+                         to_u64(row.at(4)), row.at(5) == "1",  row.at(6)};
+    }
+    return parts;
   } catch (const Error& e) {
     if (e.category() != ErrorCategory::auth) throw;
     spdlog::debug("{}", e.what());
-    return std::nullopt;
   }
-  PartsById parts;
-  for (const auto& row : rows) {
-    parts[row.at(1)] = PartitionParts{row.at(0), to_u64(row.at(2)), to_u64(row.at(3)),
-                                      to_u64(row.at(4)), row.at(5) == "1"};
+  parts.from_system_parts = false;
+  // Each part's name once per partition: a scan of the table's smallest column.
+  for (const auto& row : client.query_rows(
+           "SELECT _partition_id AS id, "
+           "hex(MD5(arrayStringConcat(arraySort(groupUniqArray(_part)), ','))) FROM " +
+               table.sql() + " GROUP BY id",
+           "reading the parts of " + table.display())) {
+    PartitionParts p;
+    p.partition = row.at(0);
+    p.version = row.at(1);
+    parts.by_id[row.at(0)] = p;
   }
   return parts;
 }
@@ -196,10 +244,10 @@ std::string select_partition(const ServerVersion& version, const TableInfo& info
 // One task per partition that has rows within the bounds. Without system.parts, the partitions
 // are named by their id and have no size estimate.
 std::vector<Task> partition_tasks(ClickHouseClient& client, const ServerVersion& version,
-                                  const TableSpec& spec, const TableInfo& info) {
+                                  const TableSpec& spec, const TableInfo& info,
+                                  const TableParts& parts) {
   const TableRef& table = spec.table;
-  std::optional<PartsById> parts = read_parts(client, table);
-  if (!parts) {
+  if (!parts.from_system_parts) {
     spdlog::warn(
         "{}: system.parts may not be read: partitions come from the table itself and are "
         "named by their partition ID",
@@ -208,16 +256,14 @@ std::vector<Task> partition_tasks(ClickHouseClient& client, const ServerVersion&
   std::vector<Task> tasks;
   for (const auto& [id, rows] : count_by_partition(client, spec)) {
     if (rows == 0) continue;
-    const PartitionParts* p = nullptr;
-    if (parts) {
-      auto it = parts->find(id);
-      if (it != parts->end()) p = &it->second;
-    }
+    auto it = parts.by_id.find(id);
+    const PartitionParts* p = it == parts.by_id.end() ? nullptr : &it->second;
     Task task;
     task.table = table;
     task.partition_id = id;
     task.partition = p != nullptr ? p->partition : id;
     task.planned_rows = rows;
+    task.data_version = p != nullptr ? p->version : "";
     if (p != nullptr && p->rows > 0) {
       double share = static_cast<double>(rows) / static_cast<double>(p->rows);
       task.bytes_on_disk = static_cast<uint64_t>(static_cast<double>(p->bytes_on_disk) * share);
@@ -237,9 +283,17 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
   const TableRef& table = spec.table;
   const std::string& expr = spec.partition_expr;
   std::string base_dir = table_dir(table.db, table.table);
+  // A DateTime's text is ambiguous in the autumn hour of zones with daylight saving time: such
+  // values are told apart, and selected, by their Unix time.
+  auto type = client.query_rows(
+      "SELECT toTypeName((" + expr + ")) FROM " + table.sql() + " LIMIT 1", "typing " + expr);
+  std::string_view t = type.empty() ? std::string_view() : std::string_view(type[0].at(0));
+  if (t.starts_with("Nullable(")) t = t.substr(9);
+  bool unix_time = t == "DateTime" || t.starts_with("DateTime(");
   auto rows = client.query_rows(
-      "SELECT toString(v), isNull(v), toTypeName(v), toString(count()) FROM (SELECT (" + expr +
-          ") AS v FROM " + table.sql() + where(spec.bounds()) + ") GROUP BY v",
+      "SELECT toString(v), isNull(v), toTypeName(v), toString(count()), " +
+          std::string(unix_time ? "toString(toUnixTimestamp(v))" : "''") + " FROM (SELECT (" +
+          expr + ") AS v FROM " + table.sql() + where(spec.bounds()) + ") GROUP BY v",
       "grouping " + table.display() + " by " + expr);
   std::vector<Task> tasks;
   for (const auto& row : rows) {
@@ -247,13 +301,15 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
     task.table = table;
     bool is_null = row.at(1) == "1";
     task.partition = is_null ? "NULL" : row.at(0);
+    task.partition_id = is_null ? "" : row.at(4);
     task.planned_rows = to_u64(row.at(3));
     double share = table_rows == 0
                        ? 0
                        : static_cast<double>(task.planned_rows) / static_cast<double>(table_rows);
     task.uncompressed_bytes = static_cast<uint64_t>(static_cast<double>(table_bytes) * share);
-    std::string select = is_null ? "isNull(" + expr + ")"
-                                 : "(" + expr + ") = " + literal(row.at(2), row.at(0), expr);
+    std::string value =
+        unix_time ? "toDateTime(" + row.at(4) + ")" : literal(row.at(2), row.at(0), expr);
+    std::string select = is_null ? "isNull(" + expr + ")" : "(" + expr + ") = " + value;
     task.predicate = and_predicates({select, spec.bounds()});
     // "%NULL" is not a %XX escape, so no value's encoded name can be it.
     task.dir =
@@ -261,6 +317,43 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
     tasks.push_back(std::move(task));
   }
   return tasks;
+}
+
+std::string case_folded(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Two tasks must never share a directory, also on file systems that ignore case: a partition's
+// text is not unique (a DateTime's in the autumn hour; values that differ only in case). Those
+// that would share one are named by their partition ID instead (for partition_expr values, the
+// Unix time of a DateTime, else a digest of the value).
+void make_dirs_unique(std::vector<Task>& tasks) {
+  std::map<std::string, size_t> seen;
+  for (const Task& t : tasks) ++seen[case_folded(t.dir)];
+  for (Task& t : tasks) {
+    if (seen[case_folded(t.dir)] < 2) continue;
+    std::string id =
+        t.partition_id.empty() ? Sha256::of(t.partition).substr(0, 16) : t.partition_id;
+    std::string base = t.dir.substr(0, t.dir.rfind('/') + 1);
+    t.dir = base + "partition_id=" + encode_name(id);
+  }
+}
+
+// Throws a usage Error when two tasks of the plan still share a directory (case-folded): two
+// tables whose names differ only in case, say.
+void check_dirs_unique(const std::vector<TablePlan>& plans) {
+  std::map<std::string, const Task*> seen;
+  for (const TablePlan& plan : plans) {
+    for (const Task& t : plan.tasks) {
+      auto [it, fresh] = seen.emplace(case_folded(t.dir), &t);
+      if (!fresh) {
+        throw_usage("two tasks would write the same directory (" + it->second->dir + " and " +
+                    t.dir + ", alike when case is ignored); export these tables separately");
+      }
+    }
+  }
 }
 
 void check_tables_unique(const std::vector<TableSpec>& tables) {
@@ -282,23 +375,6 @@ const Column* find_column(const std::vector<Column>& columns, const std::string&
   return nullptr;
 }
 
-// The table's rows and uncompressed bytes from system.parts, for size estimates; zeros when the
-// user may not read it.
-std::pair<uint64_t, uint64_t> table_size(ClickHouseClient& client, const TableRef& table) {
-  try {
-    auto sizes = client.query_rows(
-        "SELECT toString(sum(rows)), toString(sum(data_uncompressed_bytes)) FROM system.parts "
-        "WHERE database = " +
-            quote_string(table.db) + " AND table = " + quote_string(table.table) + " AND active",
-        "reading the size of " + table.display());
-    return {to_u64(sizes.at(0).at(0)), to_u64(sizes.at(0).at(1))};
-  } catch (const Error& e) {
-    if (e.category() != ErrorCategory::auth) throw;
-    spdlog::debug("{}", e.what());
-    return {0, 0};
-  }
-}
-
 // The whole table within its bounds (mode all, or an engine without partitions).
 Task whole_table_task(const TableSpec& spec, uint64_t rows, uint64_t table_rows,
                       uint64_t table_bytes) {
@@ -318,20 +394,32 @@ Task whole_table_task(const TableSpec& spec, uint64_t rows, uint64_t table_rows,
 std::vector<Task> table_tasks(ClickHouseClient& client, const ServerVersion& version,
                               TablePlan& plan) {
   const TableSpec& spec = plan.spec;
-  auto [table_rows, table_bytes] = table_size(client, spec.table);
-  if (spec.mode == TableMode::all) {
-    if (plan.rows_in_bounds == 0) return {};
-    return {whole_table_task(spec, plan.rows_in_bounds, table_rows, table_bytes)};
+  // Mode all reads system.tables only for the UUID, and only where it may.
+  std::optional<TableInfo> info;
+  try {
+    info = table_info(client, version, spec.table);
+  } catch (const Error& e) {
+    if (spec.mode == TableMode::partition || e.category() != ErrorCategory::auth) throw;
   }
-  TableInfo info = table_info(client, spec.table);
-  plan.engine = info.engine;
-  bool own_key =
-      spec.partition_expr.empty() || squeeze(spec.partition_expr) == squeeze(info.partition_key);
-  if (!own_key) return expression_tasks(client, spec, table_bytes, table_rows);
-  if (info.engine.find("MergeTree") != std::string::npos)
-    return partition_tasks(client, version, spec, info);
-  if (plan.rows_in_bounds == 0) return {};
-  return {whole_table_task(spec, plan.rows_in_bounds, table_rows, table_bytes)};
+  bool merge_tree = !info || info->engine.find("MergeTree") != std::string::npos;
+  TableParts parts;
+  if (merge_tree) parts = read_parts(client, spec.table);
+  if (info) plan.engine = info->engine;
+  if (info) plan.uuid = info->uuid;
+  uint64_t table_rows = parts.rows(), table_bytes = parts.uncompressed_bytes();
+  std::vector<Task> tasks;
+  if (spec.mode == TableMode::partition && !spec.partition_expr.empty() &&
+      squeeze(spec.partition_expr) != squeeze(info->partition_key)) {
+    tasks = expression_tasks(client, spec, table_bytes, table_rows);
+  } else if (spec.mode == TableMode::partition && merge_tree) {
+    return partition_tasks(client, version, spec, *info, parts);
+  } else if (plan.rows_in_bounds > 0) {
+    tasks = {whole_table_task(spec, plan.rows_in_bounds, table_rows, table_bytes)};
+  }
+  // Not a MergeTree: no parts, so no version; resume exports it again.
+  std::string version_of_table = merge_tree ? parts.version() : "";
+  for (Task& t : tasks) t.data_version = version_of_table;
+  return tasks;
 }
 
 // Cuts the tasks over the limits into ranges of split_field (or notes that it cannot).
@@ -380,7 +468,7 @@ void warn_about_fidelity(ClickHouseClient& client, const TablePlan& plan,
 TablePlan plan_table(ClickHouseClient& client, const ServerVersion& version, const TableSpec& spec,
                      const SplitOptions& split, const ColumnOptions& column_options) {
   const TableRef& table = spec.table;
-  TablePlan plan{spec, "", 0, {}, read_columns(client, table, column_options.server_timezone)};
+  TablePlan plan{spec, "", "", 0, {}, read_columns(client, table, column_options.server_timezone)};
   if (!spec.split_field.empty()) {
     const Column* field = find_column(plan.columns, spec.split_field);
     if (field == nullptr) {
@@ -392,6 +480,7 @@ TablePlan plan_table(ClickHouseClient& client, const ServerVersion& version, con
   plan.rows_in_bounds =
       count_rows(client, table, spec.bounds(), "counting rows of " + table.display());
   plan.tasks = table_tasks(client, version, plan);
+  make_dirs_unique(plan.tasks);
   plan.tasks = split_large_tasks(client, plan, split);
   std::sort(plan.tasks.begin(), plan.tasks.end(),
             [](const Task& a, const Task& b) { return a.dir < b.dir; });
@@ -419,6 +508,7 @@ std::vector<TablePlan> plan_export(ClickHouseClient& client, const ServerVersion
   std::vector<TablePlan> plans;
   for (const TableSpec& spec : tables)
     plans.push_back(plan_table(client, version, spec, split, column_options));
+  check_dirs_unique(plans);
   return plans;
 }
 

@@ -72,6 +72,7 @@ void write_task_fields(JsonWriter& j, const Task& t) {
       .field("predicate", t.predicate)
       .field("dir", t.dir)
       .field("planned_rows", t.planned_rows)
+      .field("data_version", t.data_version)
       .field("note", t.note);
 }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "chexport/error.h"
+#include "chexport/layout.h"
 #include "chexport/sha256.h"
 
 namespace chexport {
@@ -17,6 +18,20 @@ namespace {
 namespace fs = std::filesystem;
 
 }  // namespace
+
+bool setting_shapes_output(std::string_view name) {
+  for (std::string_view prefix : {"format_", "output_format_"}) {
+    if (name.starts_with(prefix)) return true;
+  }
+  for (std::string_view exact :
+       {"date_time_output_format", "session_timezone", "interval_output_format",
+        "bool_true_representation", "bool_false_representation", "limit", "offset", "final",
+        "additional_table_filters", "additional_result_filter", "apply_deleted_mask",
+        "apply_mutations_on_fly", "max_result_rows", "max_result_bytes", "result_overflow_mode"}) {
+    if (name == exact) return true;
+  }
+  return false;
+}
 
 std::map<std::string, std::string> export_fingerprint(
     const ExportOptions& o, const std::vector<std::vector<Column>>& table_columns) {
@@ -31,8 +46,9 @@ std::map<std::string, std::string> export_fingerprint(
   f["max_rows_per_task"] = std::to_string(o.split.max_rows_per_task);
   f["max_bytes_per_task"] = std::to_string(o.split.max_bytes_per_task);
   std::string settings;
-  for (const auto& [k, v] : o.connection.settings)
-    settings += (settings.empty() ? "" : " ") + k + "=" + v;
+  for (const auto& [k, v] : o.connection.settings) {
+    if (setting_shapes_output(k)) settings += (settings.empty() ? "" : " ") + k + "=" + v;
+  }
   f["settings"] = settings;
   for (const TableSpec& t : o.tables) {
     f["table " + t.table.display()] =
@@ -90,6 +106,18 @@ PreviousExport read_previous_export(Store& store) {
     throw_usage(path + " cannot be read as a chexport manifest; use --fresh to start over");
   }
   previous.exists = true;
+  previous.identity.hostname = json_text(manifest["server"], "hostname");
+  previous.identity.url = json_text(manifest["server"], "url");
+  simdjson::dom::array tables;
+  if (manifest["tables"].get_array().get(tables) == simdjson::SUCCESS) {
+    for (simdjson::dom::element t : tables) {
+      previous.identity.table_uuids[json_text(t, "db") + "." + json_text(t, "table")] =
+          json_text(t, "uuid");
+      previous.table_dirs.push_back(table_dir(json_text(t, "db"), json_text(t, "table")));
+      if (std::string schema = json_text(t, "schema"); !schema.empty())
+        previous.files.push_back(schema);
+    }
+  }
   simdjson::dom::object fingerprint;
   if (manifest["fingerprint"].get_object().get(fingerprint) == simdjson::SUCCESS) {
     for (auto field : fingerprint) {
@@ -109,6 +137,7 @@ PreviousExport read_previous_export(Store& store) {
     task.csv_bytes = json_number(t, "csv_bytes");
     task.compressed_bytes = json_number(t, "compressed_bytes");
     task.query_id = json_text(t, "query_id");
+    task.data_version = json_text(t, "data_version");
     task.server = read_response_info(t);
     simdjson::dom::array files;
     if (t["files"].get_array().get(files) == simdjson::SUCCESS) {
@@ -117,6 +146,7 @@ PreviousExport read_previous_export(Store& store) {
         task.files.push_back(
             WrittenFile{json_text(f, "path"), json_number(f, "rows"), json_number(f, "csv_bytes"),
                         json_number(f, "compressed_bytes"), json_text(f, "sha256"), handed_off});
+        previous.files.push_back(task.files.back().path);
       }
     }
     previous.tasks[task.dir] = std::move(task);
@@ -139,6 +169,54 @@ void check_same_options(const PreviousExport& previous,
     throw_usage(dir + " holds an export made with other options (" + changes.substr(2) +
                 "); use --fresh to replace it, or another directory");
   }
+}
+
+namespace {
+
+// "host:port" of a URL: what tells two servers apart, whatever the path or a trailing '/'.
+std::string authority(const std::string& url) {
+  size_t start = url.find("://");
+  start = start == std::string::npos ? 0 : start + 3;
+  return url.substr(start, url.find_first_of("/?", start) - start);
+}
+
+// Whether the earlier run read the same table: by UUID where both runs saw one (replicas of a
+// Replicated database share it), else by the server's host name and the URL's host and port.
+std::string same_source(const ExportIdentity& before, const ExportIdentity& now,
+                        const std::string& table) {
+  auto uuid_of = [&](const ExportIdentity& id) {
+    auto it = id.table_uuids.find(table);
+    return it == id.table_uuids.end() ? std::string() : it->second;
+  };
+  std::string was = uuid_of(before), is = uuid_of(now);
+  if (!was.empty() && !is.empty()) {
+    if (was == is) return "";
+    return "the table is not the one exported before (UUID " + was + " -> " + is + ")";
+  }
+  std::string was_at = before.hostname + " at " + authority(before.url);
+  std::string is_at = now.hostname + " at " + authority(now.url);
+  if (was_at == is_at) return "";
+  return "another server answered (" + was_at + " -> " + is_at + ")";
+}
+
+}  // namespace
+
+std::string why_export_again(const PreviousExport& previous, const PreviousTask* task,
+                             const Task& now, const ExportIdentity& identity, Store& store) {
+  if (task == nullptr) return "new in the plan";
+  if (task->status != "done") return "not finished by the earlier run";
+  if (std::string why = same_source(previous.identity, identity, now.table.display()); !why.empty())
+    return why;
+  if (task->predicate != now.predicate)
+    return "its predicate changed from " + task->predicate + " to " + now.predicate;
+  if (task->written_rows != now.planned_rows) {
+    return "its rows changed from " + std::to_string(task->written_rows) + " to " +
+           std::to_string(now.planned_rows);
+  }
+  if (now.data_version.empty()) return "its data has no version to compare (not a MergeTree table)";
+  if (task->data_version != now.data_version)
+    return "its data changed since it was exported (its active parts differ)";
+  return check_files(store, *task);
 }
 
 std::string check_files(Store& store, const PreviousTask& task) {

@@ -215,7 +215,8 @@ S3Client::~S3Client() {
 
 S3Client::Response S3Client::request(const char* method, const std::string& key,
                                      const std::string& query, std::string_view body,
-                                     ByteSink* sink, const std::string& what) {
+                                     ByteSink* sink, const std::string& what,
+                                     const char* condition) {
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);
   std::string url = credentials_.endpoint.empty()
@@ -232,6 +233,7 @@ S3Client::Response S3Client::request(const char* method, const std::string& key,
     headers =
         curl_slist_append(headers, ("x-amz-security-token: " + credentials_.session_token).c_str());
   }
+  if (condition != nullptr) headers = curl_slist_append(headers, condition);
   // No "Expect:" to suppress 100-continue: libcurl would sign the empty header it never sends.
   std::string sigv4 = "aws:amz:" + credentials_.region + ":s3";
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -271,6 +273,7 @@ S3Client::Response S3Client::request(const char* method, const std::string& key,
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   if (response.status >= 200 && response.status < 300) return response;
+  if (response.status == 412 && condition != nullptr) return response;
   std::string s3_code = xml_value(response.body, "Code");
   // A missing object is an answer (resume, verify); a missing bucket is an error.
   if (response.status == 404 && std::string_view(method) == "GET" && sink != nullptr &&
@@ -291,6 +294,10 @@ S3Client::Response S3Client::request(const char* method, const std::string& key,
 
 void S3Client::put_object(const std::string& key, std::string_view body) {
   request("PUT", key, "", body, nullptr, "PUT");
+}
+
+bool S3Client::put_object_if_absent(const std::string& key, std::string_view body) {
+  return request("PUT", key, "", body, nullptr, "PUT", "If-None-Match: *").status != 412;
 }
 
 std::string S3Client::create_multipart_upload(const std::string& key) {

@@ -32,6 +32,17 @@ void StdoutFile::write(std::string_view data) {
   }
 }
 
+void poison_stdout() noexcept {
+  // Magic number 0xFD2FB528 (little endian), a frame header descriptor with its reserved bit
+  // (0x08) set, and nothing after it: "unsupported frame parameter" or "truncated" everywhere.
+  static const unsigned char bytes[] = {0x28, 0xB5, 0x2F, 0xFD, 0x08};
+  try {
+    StdoutFile().write(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+  } catch (const std::exception&) {
+    // The reader is gone already: it has failed on its own.
+  }
+}
+
 uint64_t stdout_bytes_written() noexcept {
   return written.load(std::memory_order_relaxed);
 }

@@ -7,6 +7,7 @@
 #include "chexport/atomic_file.h"
 #include "chexport/error.h"
 #include "chexport/s3.h"
+#include "chexport/store_lock.h"
 
 #include <spdlog/spdlog.h>
 
@@ -24,7 +25,7 @@ class LocalStore final : public Store {
   }
   std::unique_ptr<OutputFile> create(const std::string& relative) override {
     make_directories(fs::path(describe(relative)).parent_path().string());
-    return std::make_unique<AtomicFile>(describe(relative));
+    return std::make_unique<AtomicFile>(describe(relative), Existing::refuse);
   }
   void put(const std::string& relative, std::string_view content) override {
     make_directories(fs::path(describe(relative)).parent_path().string());
@@ -65,18 +66,38 @@ class LocalStore final : public Store {
     std::error_code ec;
     fs::remove_all(describe(dir), ec);
   }
-  size_t clean_leftovers() override {
-    size_t removed = 0;
+  std::vector<StoredFile> list_all() override {
+    std::vector<StoredFile> files;
     std::error_code ec;
-    if (!fs::exists(root_, ec)) return 0;
+    if (!fs::exists(root_, ec)) return files;
     for (auto it = fs::recursive_directory_iterator(root_, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_regular_file() &&
-          it->path().filename().string().find(AtomicFile::temp_marker) != std::string::npos) {
-        if (fs::remove(it->path(), ec)) ++removed;
+      if (!it->is_regular_file(ec)) continue;
+      files.push_back({fs::relative(it->path(), root_).string(), it->file_size(ec)});
+    }
+    if (ec) throw_io("cannot list " + root_ + ": " + ec.message());
+    std::sort(files.begin(), files.end(),
+              [](const StoredFile& a, const StoredFile& b) { return a.path < b.path; });
+    return files;
+  }
+  size_t clean_leftovers(const std::vector<std::string>& dirs) override {
+    size_t removed = 0;
+    std::error_code ec;
+    for (const std::string& dir : dirs) {
+      if (!fs::exists(describe(dir), ec)) continue;
+      for (auto it = fs::recursive_directory_iterator(describe(dir), ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_regular_file() &&
+            it->path().filename().string().find(AtomicFile::temp_marker) != std::string::npos) {
+          if (fs::remove(it->path(), ec)) ++removed;
+        }
       }
     }
     return removed;
+  }
+  std::unique_ptr<StoreLock> lock(const LockHolder& me, bool) override {
+    make_directories(root_);
+    return lock_directory(root_, me);  // an flock is never stale: nothing to break
   }
   bool is_local() const override { return true; }
 
@@ -159,7 +180,8 @@ class S3Store final : public Store {
  public:
   S3Store(S3Location location, uint64_t part_size)
       : location_(std::move(location)),
-        client_(s3_credentials_from_env(), location_.bucket),
+        credentials_(s3_credentials_from_env()),
+        client_(credentials_, location_.bucket),
         part_size_(part_size) {}
 
   std::string describe(std::string_view relative) const override {
@@ -191,24 +213,37 @@ class S3Store final : public Store {
     for (const auto& o : client_.list_objects(location_.key(dir) + "/"))
       client_.delete_object(o.key);
   }
-  size_t clean_leftovers() override {
+  std::vector<StoredFile> list_all() override {
+    std::string root = location_.prefix.empty() ? "" : location_.prefix + "/";
+    std::vector<StoredFile> files;
+    for (const auto& o : client_.list_objects(root))
+      files.push_back({o.key.substr(root.size()), o.size});
+    return files;
+  }
+  size_t clean_leftovers(const std::vector<std::string>& dirs) override {
     size_t n = 0;
-    // Only chexport's own files (".../part-NNNNNN.csv[.zst]") under "<prefix>/": "run1" must not
-    // reach the uploads of "run10", nor anyone else's uploads in the bucket.
-    for (const auto& u :
-         client_.list_multipart_uploads(location_.prefix.empty() ? "" : location_.prefix + "/")) {
-      std::string name = u.key.substr(u.key.rfind('/') + 1);
-      if (!name.starts_with("part-") || !(name.ends_with(".csv") || name.ends_with(".csv.zst")))
-        continue;
-      client_.abort_multipart_upload(u.key, u.upload_id);
-      ++n;
+    // Only chexport's own files (".../part-NNNNNN.csv[.zst]") under this export's table
+    // directories: "run1" must not reach the uploads of "run10", nor anyone else's.
+    for (const std::string& dir : dirs) {
+      for (const auto& u : client_.list_multipart_uploads(location_.key(dir) + "/")) {
+        std::string name = u.key.substr(u.key.rfind('/') + 1);
+        if (!name.starts_with("part-") || !(name.ends_with(".csv") || name.ends_with(".csv.zst")))
+          continue;
+        client_.abort_multipart_upload(u.key, u.upload_id);
+        ++n;
+      }
     }
     return n;
+  }
+  std::unique_ptr<StoreLock> lock(const LockHolder& me, bool break_lock) override {
+    return lock_s3_prefix(credentials_, location_.bucket, location_.key(lock_file_name),
+                          location_.url(), me, break_lock);
   }
   bool is_local() const override { return false; }
 
  private:
   S3Location location_;
+  S3Credentials credentials_;
   S3Client client_;
   uint64_t part_size_;
 };

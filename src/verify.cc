@@ -88,13 +88,11 @@ VerifyReport verify_export(Store& store, ClickHouseClient* client) {
     throw_usage(manifest_path + " cannot be parsed");
   bool header = json_text(manifest["options"], "format") == "CSVWithNames";
   std::set<std::string> listed;
-  std::set<std::string> task_dirs;
   simdjson::dom::array tasks;
   if (manifest["tasks"].get_array().get(tasks) != simdjson::SUCCESS)
     throw_usage(manifest_path + " lists no tasks");
   for (simdjson::dom::element task : tasks) {
     std::string task_dir = json_text(task, "dir");
-    task_dirs.insert(task_dir);
     std::string status = json_text(task, "status");
     if (status != "done") {
       report.problems.push_back("incomplete: task " + task_dir + " is " + status + ": " +
@@ -158,15 +156,17 @@ VerifyReport verify_export(Store& store, ClickHouseClient* client) {
       }
     }
   }
-  // Data files the manifest does not know about.
-  for (const std::string& task_dir : task_dirs) {
-    for (const StoredFile& file : store.list(task_dir)) {
-      std::string name = fs::path(file.path).filename().string();
-      if ((name.starts_with("part-") || name.find(".chexport-tmp.") != std::string::npos) &&
-          !listed.count(file.path)) {
-        report.problems.push_back("extra: " + file.path + " is not in the manifest");
-      }
-    }
+  // Files the manifest does not know about, anywhere in the export.
+  std::set<std::string> known = listed;
+  known.insert("manifest.json");
+  known.insert(lock_file_name);
+  simdjson::dom::array tables;
+  if (manifest["tables"].get_array().get(tables) == simdjson::SUCCESS) {
+    for (simdjson::dom::element t : tables) known.insert(json_text(t, "schema"));
+  }
+  for (const StoredFile& file : store.list_all()) {
+    if (!known.count(file.path))
+      report.problems.push_back("extra: " + file.path + " is not in the manifest");
   }
   return report;
 }

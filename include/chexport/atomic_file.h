@@ -5,7 +5,9 @@
 // file system, so the rename is atomic; a name left by a killed run is skipped, like mkstemp).
 // write() appends (write-all loop, EINTR retried); finish() fsyncs and closes, the data staying
 // under the temp name; commit() renames it to the final name (and may be called only after
-// finish()). cancel() and the destructor of an uncommitted file close and unlink the temp file.
+// finish()). With Existing::refuse, commit() fails instead of replacing a file that already has
+// the final name (data files: two tasks or runs must never overwrite each other silently).
+// cancel() and the destructor of an uncommitted file close and unlink the temp file.
 // Failures throw chexport::Error (category io) naming the path and errno; ENOSPC / EDQUOT / EFBIG
 // say "disk full". Not thread-safe.
 #pragma once
@@ -17,9 +19,11 @@
 
 namespace chexport {
 
+enum class Existing { replace, refuse };
+
 class AtomicFile final : public OutputFile {
  public:
-  explicit AtomicFile(std::string final_path);
+  explicit AtomicFile(std::string final_path, Existing existing = Existing::replace);
   ~AtomicFile() override;
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -39,6 +43,7 @@ class AtomicFile final : public OutputFile {
 
  private:
   std::string final_path_;
+  Existing existing_ = Existing::replace;
   std::string temp_path_;
   static constexpr uint64_t writeback_step = 8 << 20;
   int fd_ = -1;

@@ -86,6 +86,7 @@ class ClickHouseClient {
 
   ServerVersion server_version();
   std::string server_timezone();  // SELECT timezone()
+  std::string server_hostname();  // SELECT hostName()
 
   // KILL QUERY ... ASYNC for these ids; best effort (logs a warning on failure), never throws.
   // A streaming query dies when its client goes away, but one that has produced no output yet

@@ -18,6 +18,7 @@ enum class ErrorCategory {
   validation,     // row counts or record boundaries do not agree         -> exit 4
   connection,     // server unreachable, timeouts                         -> exit 5
   auth,           // authentication / authorization refused               -> exit 6
+  locked,         // another run holds the output                          -> exit 7
   cancelled,      // interrupted                                          -> exit 130
 };
 
@@ -30,6 +31,7 @@ inline constexpr int export_failed = 3;
 inline constexpr int validation = 4;
 inline constexpr int connection = 5;
 inline constexpr int auth = 6;
+inline constexpr int locked = 7;
 inline constexpr int cancelled = 130;
 }  // namespace exit_code
 

@@ -38,6 +38,7 @@ struct OutputOptions {
   int zstd_level = 3;
   RotationLimits limits;
   bool fresh = false;               // replace an earlier export in `dir` instead of resuming it
+  bool break_lock = false;          // take an S3 output's lock from a run that is gone
   std::string on_file;              // command run for each finished file (file_hook.h)
   bool delete_after_hook = false;   // remove each file once its command succeeded
   uint64_t s3_part_size = 8 << 20;  // with an s3:// output (store.h)
@@ -82,9 +83,17 @@ struct TaskResult {
   std::vector<WrittenFile> files;  // paths relative to the output directory
 };
 
+// Which server and which tables an export read: a resume keeps tasks only from the same ones.
+struct ExportIdentity {
+  std::string hostname;                            // SELECT hostName()
+  std::string url;                                 // the --url the export used
+  std::map<std::string, std::string> table_uuids;  // "db.table" -> UUID (empty on 18.16)
+};
+
 struct RunResult {
   std::string server_version;
   std::string server_timezone;
+  ExportIdentity identity;
   std::vector<std::vector<Column>> table_columns;  // per options.tables entry
   std::map<std::string, std::string> fingerprint;  // what resume compares (resume.h)
   std::string started_at;                          // UTC, ISO 8601

@@ -71,6 +71,9 @@ class HttpClient {
   const std::atomic<bool>* cancel_ = nullptr;
 };
 
+// Decodes %XX escapes and '+' (as a space), as in a URL's query string.
+std::string url_decode(std::string_view text);
+
 // Percent-encodes everything but A-Z a-z 0-9 - . _ ~ (and '/' when `keep_slash`).
 std::string url_encode(std::string_view text, bool keep_slash = false);
 

@@ -55,11 +55,17 @@ struct Task {
   std::string dir;   // output directory of the task's files, relative to the output root
   std::string note;  // why it was split, or why it could not be
   std::shared_ptr<const std::vector<Column>> columns;  // the table's exported columns
+  // A version of the data the task reads: a digest of the names of the active parts of its
+  // partition (of the whole table for whole-table and expression tasks). Part names change with
+  // every insert, merge, mutation and lightweight delete, so an unchanged version means
+  // unchanged rows; resume keeps a task only then.
+  std::string data_version;
 };
 
 struct TablePlan {
   TableSpec spec;
   std::string engine;
+  std::string uuid;             // system.tables.uuid where the server has one (20.x+), else empty
   uint64_t rows_in_bounds = 0;  // count() within the bounds, which the tasks add up to
   std::vector<Task> tasks;
   std::vector<Column> columns;  // what every task selects (columns.h)

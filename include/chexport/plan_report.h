@@ -12,7 +12,8 @@ namespace chexport {
 
 std::string plan_text(const std::vector<TablePlan>& plans);
 
-// A task's planning fields (partition, partition_id, range, predicate, dir, planned_rows, note),
+// A task's planning fields (partition, partition_id, range, predicate, dir, planned_rows,
+// data_version, note),
 // as both `plan --json` and manifest.json write them.
 void write_task_fields(JsonWriter& j, const Task& t);
 // A table's columns: [{"name", "type", "default_kind", "timezone" (DateTime columns)}].

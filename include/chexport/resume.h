@@ -10,6 +10,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chexport/exporter.h"
@@ -25,15 +26,24 @@ struct PreviousTask {
   uint64_t csv_bytes = 0;
   uint64_t compressed_bytes = 0;
   std::string query_id;
+  std::string data_version;
   ResponseInfo server;
   std::vector<WrittenFile> files;  // paths relative to the output directory
 };
 
 struct PreviousExport {
   bool exists = false;
+  ExportIdentity identity;
+  std::vector<std::string> files;       // every file the manifest lists (data and schema)
+  std::vector<std::string> table_dirs;  // of the tables it lists
   std::map<std::string, std::string> fingerprint;  // option name -> value
   std::map<std::string, PreviousTask> tasks;       // by task directory
 };
+
+// Whether a ClickHouse setting changes the bytes or rows of the output (format_*, output_format_*,
+// date_time_output_format, session_timezone, limit, final, ...; README "Resume"). Only those are
+// part of the resume check: the others (timeouts, threads, memory) may change between runs.
+bool setting_shapes_output(std::string_view name);
 
 // What shapes the files, as name -> value (stored in the manifest as "fingerprint"): the options,
 // and each table's columns (`table_columns` parallel to options.tables).
@@ -47,6 +57,12 @@ PreviousExport read_previous_export(Store& store);
 void check_same_options(const PreviousExport& previous,
                         const std::map<std::string, std::string>& fingerprint,
                         const std::string& dir);
+
+// Why the earlier run's `task` (null when it had none in this directory) cannot be kept for `now`,
+// or empty when it can: done, from the same server and table, with the same predicate, rows and
+// data version, and every file as recorded (checked last: that reads the files).
+std::string why_export_again(const PreviousExport& previous, const PreviousTask* task,
+                             const Task& now, const ExportIdentity& identity, Store& store);
 
 // Empty when every file of `task` has its recorded size and SHA-256; else what is wrong.
 std::string check_files(Store& store, const PreviousTask& task);

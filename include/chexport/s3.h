@@ -51,6 +51,9 @@ class S3Client {
   S3Client& operator=(const S3Client&) = delete;
 
   void put_object(const std::string& key, std::string_view body);
+  // PUT with If-None-Match: *: false when the object exists (412). A server that ignores the
+  // condition (older radosgw) overwrites it and answers true: read it back to be sure.
+  bool put_object_if_absent(const std::string& key, std::string_view body);
   std::string create_multipart_upload(const std::string& key);
   // Returns the part's ETag.
   std::string upload_part(const std::string& key, const std::string& upload_id, int part_number,
@@ -81,8 +84,11 @@ class S3Client {
     std::string body;  // of errors and small answers
     std::string etag;
   };
+  // `condition`, when given, is a conditional header (If-None-Match: *): a 412 answer is then
+  // returned, not thrown.
   Response request(const char* method, const std::string& key, const std::string& query,
-                   std::string_view body, ByteSink* sink, const std::string& what);
+                   std::string_view body, ByteSink* sink, const std::string& what,
+                   const char* condition = nullptr);
 
   S3Credentials credentials_;
   std::string bucket_;

@@ -29,4 +29,9 @@ class StdoutFile final : public OutputFile {
 // Bytes written to stdout by this process so far.
 uint64_t stdout_bytes_written() noexcept;
 
+// Ends a failed run's stream with bytes that every zstd decoder rejects (the start of a zstd
+// frame whose header sets the reserved bit, then the end of the stream), so that whatever reads
+// the pipe fails too instead of taking an incomplete export for a whole one. Never throws.
+void poison_stdout() noexcept;
+
 }  // namespace chexport

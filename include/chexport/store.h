@@ -24,6 +24,34 @@ struct StoredFile {
   uint64_t size = 0;
 };
 
+// The lock that makes one run at a time the owner of an output (README "One run per output"),
+// kept in the output's root under this name.
+inline constexpr const char* lock_file_name = ".chexport.lock";
+
+// Who holds an output: written into its lock, named to a run that is refused.
+struct LockHolder {
+  std::string run_id;  // "run-<16 hex>", new for every run
+  std::string host;    // gethostname()
+  long pid = 0;
+  std::string started_at;   // UTC, ISO 8601
+  double refreshed_at = 0;  // Unix time of the holder's last sign of life (S3)
+  std::string json() const;
+  std::string describe() const;                    // "run R (pid P on host H, started T)"
+  static LockHolder parse(std::string_view json);  // fields it cannot read stay empty
+};
+LockHolder this_run_holder(const std::string& started_at);
+
+// Held for as long as the object lives; the destructor releases it and never throws.
+class StoreLock {
+ public:
+  virtual ~StoreLock() = default;
+};
+
+// How long an S3 lock may go without a refresh before --break-lock may take it (its holder
+// refreshes it every lock_refresh_seconds).
+inline constexpr double lock_refresh_seconds = 60;
+inline constexpr double lock_stale_seconds = 600;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -38,8 +66,15 @@ class Store {
   virtual std::vector<StoredFile> list(const std::string& dir) = 0;
   virtual void remove(const std::string& relative) = 0;
   virtual void remove_tree(const std::string& dir) = 0;
-  // Removes what a killed run left: temp files, or unfinished multipart uploads. Returns how many.
-  virtual size_t clean_leftovers() = 0;
+  // Every file below the root, recursively (relative paths, sorted).
+  virtual std::vector<StoredFile> list_all() = 0;
+  // Removes what a killed run left below `dirs` (this export's table directories): temp files,
+  // or chexport's unfinished multipart uploads. Returns how many.
+  virtual size_t clean_leftovers(const std::vector<std::string>& dirs) = 0;
+  // Takes the output's lock, or throws Error (category locked) naming its holder. A local lock is
+  // an flock(): it frees itself when its process ends. An S3 lock is an object created only if
+  // absent; `break_lock` removes one that was not refreshed for lock_stale_seconds.
+  virtual std::unique_ptr<StoreLock> lock(const LockHolder& me, bool break_lock) = 0;
   virtual bool is_local() const = 0;
 };
 

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "chexport/sha256.h"
 #include "test_server.h"
@@ -109,6 +111,43 @@ RecordsDigest exported_digest(const TempDir& out) {
     }
   }
   return total;
+}
+
+size_t count_temp_files(const TempDir& out) {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(out.path()))
+    n += e.path().filename().string().find(".chexport-tmp.") != std::string::npos;
+  return n;
+}
+
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+bool wait_until(const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+void settle_parts(const std::string& db, const std::string& table) {
+  std::string where = " WHERE database = '" + db + "' AND table = '" + table + "'";
+  bool settled = wait_until([&] {
+    try {
+      http_query("OPTIMIZE TABLE " + db + "." + table + " FINAL");
+    } catch (const std::runtime_error&) {
+      return false;  // a merge of it is under way: try again
+    }
+    return http_query("SELECT count() FROM system.merges" + where) == "0\n" &&
+           http_query("SELECT count() FROM (SELECT partition_id FROM system.parts" + where +
+                      " AND active GROUP BY partition_id HAVING count() > 1)") == "0\n";
+  });
+  if (!settled) throw std::runtime_error("the parts of " + db + "." + table + " did not settle");
 }
 
 }  // namespace chexport::testing

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,19 @@ struct ExportedFile {
 std::vector<ExportedFile> check_manifest(const TempDir& out, uint64_t expected_total_rows);
 
 void expect_no_temp_files(const TempDir& out);
+size_t count_temp_files(const TempDir& out);
+
+// How often `needle` occurs in `text`.
+size_t count_of(const std::string& text, const std::string& needle);
+
+// Checks `condition` every 20 ms until it holds (true) or 30 s have passed (false): a wait for
+// something another process does, with a safety net, not a guess at how long it takes.
+bool wait_until(const std::function<bool()>& condition);
+
+// Merges every partition of db.table into one part and waits until no merge of it is left, so
+// that no background merge renames its parts (and so changes its data's version) during a test.
+// Throws when that does not happen within the wait's safety net.
+void settle_parts(const std::string& db, const std::string& table);
 
 // An order-independent digest of a CSV text's records (their count and the sum of their hashes),
 // for comparing millions of rows without sorting them.

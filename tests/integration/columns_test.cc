@@ -24,12 +24,6 @@ std::vector<std::string> export_args(const std::string& table, const TempDir& ou
   return args;
 }
 
-size_t count_lines_with(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
 TEST(Fidelity, MaterializedColumnsAreExportedAndReimportExactly) {
   std::string db = fresh_database();
   http_query("CREATE TABLE " + db +
@@ -174,7 +168,7 @@ TEST(Fidelity, DateTimeAsUnixTimeReimportsExactlyAcrossTheAutumnHour) {
   TempDir text_out;
   auto text = run_chexport(export_args(db + ".t", text_out));
   ASSERT_EQ(text.exit_code, 0) << text.output;
-  EXPECT_EQ(count_lines_with(text.output, "the zone Europe/Berlin has daylight saving time"),
+  EXPECT_EQ(count_of(text.output, "the zone Europe/Berlin has daylight saving time"),
             test_server().modern() ? 2u : 1u)
       << text.output;
 
@@ -218,13 +212,12 @@ TEST(Fidelity, WhatCsvCannotCarryIsSaidOncePerColumn) {
   TempDir out;
   auto r = run_chexport(export_args(db + ".t", out, {"--format", "CSVWithNames"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(count_lines_with(r.output, "chexport: warning: " + db +
-                                           ".t: column `tup` Tuple(UInt8, "
-                                           "String): the CSVWithNames header names its elements"),
+  EXPECT_EQ(count_of(r.output, "chexport: warning: " + db +
+                                   ".t: column `tup` Tuple(UInt8, "
+                                   "String): the CSVWithNames header names its elements"),
             1u)
       << r.output;
-  EXPECT_EQ(count_lines_with(r.output, "CSV carries no value types"),
-            test_server().modern() ? 2u : 0u)
+  EXPECT_EQ(count_of(r.output, "CSV carries no value types"), test_server().modern() ? 2u : 0u)
       << r.output;
   // Without a header, a tuple comes back whole.
   TempDir plain;

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <set>
 
 #include "checks.h"
+#include "chexport/store.h"
 #include "test_server.h"
 
 namespace chexport::testing {
@@ -208,6 +210,9 @@ TEST(S3, AnInterruptedUploadLeavesNoPartialObjectAndResumes) {
   http_query(
       "INSERT INTO " + db +
       ".t SELECT number % 6, cityHash64(number), cityHash64(number, 7) FROM numbers(6000000)");
+  // One part per partition: a background merge would change the data's version, and the resume
+  // would (rightly) export those partitions again.
+  settle_parts(db, "t");
   std::vector<std::string> argv = {chexport_binary(),
                                    "export",
                                    "--url",
@@ -260,6 +265,48 @@ TEST(S3, AnInterruptedUploadLeavesNoPartialObjectAndResumes) {
       << "unfinished multipart uploads are aborted";
   EXPECT_EQ(records_digest(exported_csv(bucket, "r")),
             records_digest(http_query("SELECT * FROM " + db + ".t FORMAT CSV")));
+}
+
+// Another run's lock on the prefix: refused while it is fresh, even with --break-lock; a stale
+// one is broken only when asked; the run's own lock is gone when it ends.
+TEST(S3, OneRunPerPrefixAndStaleLocksBreakOnlyWhenAsked) {
+  std::string db = fresh_database();
+  std::string bucket = fresh_bucket();
+  http_query("CREATE TABLE " + db + ".t (n UInt64) ENGINE = MergeTree ORDER BY n");
+  http_query("INSERT INTO " + db + ".t SELECT number FROM numbers(100)");
+  std::vector<std::string> args = {"export",  "--url", test_server().url(),    "-t",
+                                   db + ".t", "-o",    "s3://" + bucket + "/l"};
+  std::string lock = "/" + bucket + "/l/.chexport.lock";
+  LockHolder other;
+  other.run_id = "run-0123456789abcdef";
+  other.host = "elsewhere";
+  other.pid = 4242;
+  other.started_at = "2026-11-01T00:00:00Z";
+  other.refreshed_at =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  long status = 0;
+  s3_call("PUT", lock, other.json(), &status);
+  ASSERT_EQ(status, 200);
+  std::string in_use = "s3://" + bucket +
+                       "/l is in use by another chexport run: run run-0123456789abcdef (pid 4242 "
+                       "on host elsewhere, started 2026-11-01T00:00:00Z); last refreshed ";
+  auto refused = run_chexport(args, test_s3().env());
+  EXPECT_EQ(refused.exit_code, 7) << refused.output;
+  EXPECT_NE(refused.output.find(in_use), std::string::npos) << refused.output;
+  args.push_back("--break-lock");
+  auto alive = run_chexport(args, test_s3().env());
+  EXPECT_EQ(alive.exit_code, 7) << alive.output;
+  EXPECT_NE(alive.output.find("so it looks alive"), std::string::npos) << alive.output;
+
+  other.refreshed_at -= 3600;  // its run died an hour ago
+  s3_call("PUT", lock, other.json(), &status);
+  auto broken = run_chexport(args, test_s3().env());
+  ASSERT_EQ(broken.exit_code, 0) << broken.output;
+  EXPECT_NE(broken.output.find("breaking the stale lock of run run-0123456789abcdef"),
+            std::string::npos)
+      << broken.output;
+  EXPECT_FALSE(list_objects(bucket, "l/").count("l/.chexport.lock"));
+  EXPECT_TRUE(list_objects(bucket, "l/").count("l/manifest.json"));
 }
 
 }  // namespace

@@ -30,6 +30,29 @@ TEST(AtomicFile, AppearsOnlyOnCommit) {
   EXPECT_EQ(dir.files(), std::vector<std::string>{"out.csv"});
 }
 
+TEST(AtomicFile, RefusesToReplaceAnExistingFileWhenAskedTo) {
+  TempDir dir;
+  std::string target = dir.str() + "/part-000000.csv.zst";
+  write_file_atomically(target, "first");
+  AtomicFile second(target, Existing::refuse);
+  second.write("second");
+  try {
+    second.commit();
+    FAIL() << "replaced " << target;
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot commit " + target +
+                  ": a file of that name exists already (written by another task or run); "
+                  "nothing was replaced");
+  }
+  second.cancel();
+  EXPECT_EQ(read_file(target), "first");
+  EXPECT_EQ(dir.files(), std::vector<std::string>{"part-000000.csv.zst"});
+  // The default replaces, as manifest.json and schema.sql must.
+  write_file_atomically(target, "third");
+  EXPECT_EQ(read_file(target), "third");
+}
+
 TEST(AtomicFile, CancelRemovesTheTempFile) {
   TempDir dir;
   AtomicFile file(dir.str() + "/out.csv");
