@@ -87,8 +87,15 @@ void AtomicFile::finish() {
 void AtomicFile::commit() {
   if (!finished_) finish();
   if (existing_ == Existing::refuse) {
-    if (::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, final_path_.c_str(),
-                    RENAME_NOREPLACE) != 0) {
+    int rc =
+        ::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, final_path_.c_str(), RENAME_NOREPLACE);
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+      // NFS and some FUSE file systems have no rename flags: link() fails just as atomically
+      // with EEXIST, and the temp name is then dropped.
+      rc = ::link(temp_path_.c_str(), final_path_.c_str());
+      if (rc == 0) ::unlink(temp_path_.c_str());
+    }
+    if (rc != 0) {
       if (errno == EEXIST) {
         throw_io("cannot commit " + final_path_ +
                  ": a file of that name exists already (written by another task or run); "

@@ -76,23 +76,29 @@ ServerError parse_server_error(std::string_view body) {
 
 ErrorKind classify_server_code(int code) noexcept {
   switch (code) {
-    case 32:   // ATTEMPT_TO_READ_AFTER_EOF
-    case 159:  // TIMEOUT_EXCEEDED
-    case 160:  // TOO_SLOW
-    case 173:  // CANNOT_ALLOCATE_MEMORY
-    case 202:  // TOO_MANY_SIMULTANEOUS_QUERIES
-    case 203:  // NO_FREE_CONNECTION
-    case 209:  // SOCKET_TIMEOUT
-    case 210:  // NETWORK_ERROR
-    case 236:  // ABORTED (server shutting down)
-    case 241:  // MEMORY_LIMIT_EXCEEDED
-    case 242:  // TABLE_IS_READ_ONLY
-    case 279:  // ALL_CONNECTION_TRIES_FAILED
-    case 285:  // TOO_FEW_LIVE_REPLICAS
-    case 394:  // QUERY_WAS_CANCELLED
-    case 425:  // SYSTEM_ERROR
-    case 439:  // CANNOT_SCHEDULE_TASK
-    case 999:  // KEEPER_EXCEPTION
+    case 3:     // UNEXPECTED_END_OF_FILE
+    case 32:    // ATTEMPT_TO_READ_AFTER_EOF
+    case 33:    // CANNOT_READ_ALL_DATA
+    case 86:    // RECEIVED_ERROR_FROM_REMOTE_IO_SERVER
+    case 159:   // TIMEOUT_EXCEEDED
+    case 160:   // TOO_SLOW
+    case 173:   // CANNOT_ALLOCATE_MEMORY
+    case 202:   // TOO_MANY_SIMULTANEOUS_QUERIES
+    case 203:   // NO_FREE_CONNECTION
+    case 209:   // SOCKET_TIMEOUT
+    case 210:   // NETWORK_ERROR
+    case 236:   // ABORTED (server shutting down)
+    case 241:   // MEMORY_LIMIT_EXCEEDED
+    case 242:   // TABLE_IS_READ_ONLY
+    case 279:   // ALL_CONNECTION_TRIES_FAILED
+    case 285:   // TOO_FEW_LIVE_REPLICAS
+    case 394:   // QUERY_WAS_CANCELLED
+    case 425:   // SYSTEM_ERROR
+    case 439:   // CANNOT_SCHEDULE_TASK
+    case 499:   // S3_ERROR (a table on an S3 disk)
+    case 999:   // KEEPER_EXCEPTION
+    case 1000:  // POCO_EXCEPTION (a connection to another server)
+    case 1001:  // STD_EXCEPTION
       return ErrorKind::transient;
     default:
       return ErrorKind::permanent;

@@ -122,7 +122,14 @@ std::vector<Column> read_columns(ClickHouseClient& client, const TableRef& table
   }
   std::vector<Column> columns;
   for (const auto& row : rows) {
-    // name, type, default_type, default_expression, ...
+    // name, type, default_type, default_expression, comment, codec, ttl[, is_subcolumn]
+    if (row.size() < 3) {
+      throw Error(ErrorKind::permanent, ErrorCategory::export_failed,
+                  "DESCRIBE TABLE " + table.display() +
+                      " gives no default kinds (describe_compact_output=1 in the user's "
+                      "profile?): set it to 0 for this user");
+    }
+    if (row.size() >= 8 && row[7] == "1") continue;  // describe_include_subcolumns=1
     const std::string& kind = row.at(2);
     if (kind == "ALIAS" || kind == "EPHEMERAL") continue;
     Column c{row.at(0), row.at(1), kind, {}};

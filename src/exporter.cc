@@ -229,6 +229,30 @@ std::vector<std::string> export_dirs(const ExportOptions& options, const Previou
   return {dirs.begin(), dirs.end()};
 }
 
+// Whether `path` is named like a data file of chexport (part-NNNNNN.csv[.zst]) below one of `dirs`.
+bool is_data_file_in(const std::string& path, const std::vector<std::string>& dirs) {
+  std::string name = path.substr(path.rfind('/') + 1);
+  if (!name.starts_with("part-") || !(name.ends_with(".csv") || name.ends_with(".csv.zst")))
+    return false;
+  return std::any_of(dirs.begin(), dirs.end(),
+                     [&](const std::string& d) { return path.starts_with(d + "/"); });
+}
+
+// Without a manifest, data files in the tasks' directories belong to no known run (a --fresh
+// cut short, or someone's copy): exporting over them would mix two exports.
+void refuse_unlisted_data_files(Store& store, const RunResult& run) {
+  std::set<std::string> dirs;
+  for (const TaskResult& r : run.tasks) dirs.insert(r.task.dir);
+  for (const std::string& dir : dirs) {
+    for (const StoredFile& f : store.list(dir)) {
+      if (!is_data_file_in(f.path, {dir})) continue;
+      throw_usage(store.describe("") + " has data files but no manifest.json (" + f.path +
+                  "): not an export this run can resume; use --fresh to replace them, or another "
+                  "directory");
+    }
+  }
+}
+
 // --fresh: removes everything the earlier run wrote, once sure that the output holds nothing
 // else (a directory that is not an export of this tool must not be emptied by mistake).
 void start_fresh(const ExportOptions& options, const PreviousExport& previous, Store& store,
@@ -240,6 +264,10 @@ void start_fresh(const ExportOptions& options, const PreviousExport& previous, S
   std::vector<std::string> foreign, temps;
   for (const StoredFile& f : store.list_all()) {
     if (f.path == lock_file_name || ours.count(f.path)) continue;
+    if (is_data_file_in(f.path, dirs)) {  // chexport's own name in this export's directories
+      ours.insert(f.path);
+      continue;
+    }
     bool temp = f.path.find(AtomicFile::temp_marker) != std::string::npos;
     (temp ? temps : foreign).push_back(f.path);
   }
@@ -251,7 +279,11 @@ void start_fresh(const ExportOptions& options, const PreviousExport& previous, S
   }
   store.clean_leftovers(dirs);
   for (const std::string& path : temps) store.remove(path);
-  for (const std::string& path : ours) store.remove(path);
+  // The manifest goes last: a --fresh cut short leaves it, and it still lists what is left.
+  for (const std::string& path : ours) {
+    if (path != "manifest.json") store.remove(path);
+  }
+  store.remove("manifest.json");
   for (const std::string& dir : dirs) store.remove_tree(dir);
 }
 
@@ -276,7 +308,10 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
   if (size_t n = store.clean_leftovers(export_dirs(options, previous)); n > 0) {
     spdlog::info("removed {} unfinished file(s) left by an earlier run", n);
   }
-  if (!previous.exists) return;
+  if (!previous.exists) {
+    refuse_unlisted_data_files(store, run);
+    return;
+  }
   check_same_options(previous, run.fingerprint, options.output.dir);
   size_t kept = 0, redo = 0;
   for (TaskResult& result : run.tasks) {
@@ -355,7 +390,7 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
     run.table_columns.push_back(plan.columns);
     run.identity.table_uuids[plan.spec.table.display()] = plan.uuid;
   }
-  run.fingerprint = export_fingerprint(options, run.table_columns);
+  run.fingerprint = export_fingerprint(options, run.table_columns, run.server_timezone);
   uint64_t total_rows = 0, total_bytes = 0;
   for (const TablePlan& plan : plans) {
     for (const Task& task : plan.tasks) {

@@ -171,6 +171,7 @@ uint64_t TableParts::uncompressed_bytes() const {
 }
 
 std::string TableParts::version() const {
+  if (by_id.empty()) return "";  // nothing to tell a change by
   std::string all;
   for (const auto& [id, p] : by_id) all += id + ":" + p.version + ";";
   return Sha256::of(all).substr(0, 32);
@@ -178,15 +179,23 @@ std::string TableParts::version() const {
 
 TableParts read_parts(ClickHouseClient& client, const TableRef& table) {
   TableParts parts;
+  // A lightweight UPDATE (25.7+) writes patch parts, whose partition_id is
+  // "patch-<hash>-<id>": they belong to partition <id>'s data. A part's modification time joins
+  // its name, so a table re-created with the same part names is not taken for the old one.
+  const char* id = "replaceRegexpOne(partition_id, '^patch-[^-]*-', '')";
+  const char* base = "NOT startsWith(partition_id, 'patch-')";
   try {
     for (const auto& row : client.query_rows(
-             "SELECT partition, partition_id, toString(sum(rows)), toString(sum(bytes_on_disk)), "
-             "toString(sum(data_uncompressed_bytes)), "
-             "toString(max(NOT startsWith(name, concat(partition_id, '_')))), "
-             "hex(MD5(arrayStringConcat(arraySort(groupArray(name)), ','))) "
-             "FROM system.parts WHERE database = " +
+             std::string("SELECT anyIf(partition, ") + base + "), " + id +
+                 " AS id, toString(sumIf(rows, " + base + ")), toString(sumIf(bytes_on_disk, " +
+                 base + ")), toString(sumIf(data_uncompressed_bytes, " + base +
+                 ")), toString(max(" + base +
+                 " AND NOT startsWith(name, concat(partition_id, '_')))), "
+                 "hex(MD5(arrayStringConcat(arraySort(groupArray(concat(name, '@', "
+                 "toString(toUnixTimestamp(modification_time))))), ','))) "
+                 "FROM system.parts WHERE database = " +
                  quote_string(table.db) + " AND table = " + quote_string(table.table) +
-                 " AND active GROUP BY partition, partition_id",
+                 " AND active GROUP BY id",
              "reading the partitions of " + table.display() + " from system.parts")) {
       parts.by_id[row.at(1)] =
           PartitionParts{row.at(0),         to_u64(row.at(2)), to_u64(row.at(3)),
@@ -197,18 +206,10 @@ TableParts read_parts(ClickHouseClient& client, const TableRef& table) {
     if (e.category() != ErrorCategory::auth) throw;
     spdlog::debug("{}", e.what());
   }
+  // Without system.parts nothing tells whether a partition changed since an earlier run (the
+  // table's _part misses patch parts and modification times): no version, so a resume exports
+  // every task again rather than keep one that may be stale.
   parts.from_system_parts = false;
-  // Each part's name once per partition: a scan of the table's smallest column.
-  for (const auto& row : client.query_rows(
-           "SELECT _partition_id AS id, "
-           "hex(MD5(arrayStringConcat(arraySort(groupUniqArray(_part)), ','))) FROM " +
-               table.sql() + " GROUP BY id",
-           "reading the parts of " + table.display())) {
-    PartitionParts p;
-    p.partition = row.at(0);
-    p.version = row.at(1);
-    parts.by_id[row.at(0)] = p;
-  }
   return parts;
 }
 
@@ -350,7 +351,10 @@ void check_dirs_unique(const std::vector<TablePlan>& plans) {
       auto [it, fresh] = seen.emplace(case_folded(t.dir), &t);
       if (!fresh) {
         throw_usage("two tasks would write the same directory (" + it->second->dir + " and " +
-                    t.dir + ", alike when case is ignored); export these tables separately");
+                    t.dir +
+                    ", alike when case is ignored): tables whose names differ only in case "
+                    "must be exported separately, and a partition_expr must give values whose "
+                    "text tells them apart");
       }
     }
   }

@@ -34,7 +34,8 @@ bool setting_shapes_output(std::string_view name) {
 }
 
 std::map<std::string, std::string> export_fingerprint(
-    const ExportOptions& o, const std::vector<std::vector<Column>>& table_columns) {
+    const ExportOptions& o, const std::vector<std::vector<Column>>& table_columns,
+    const std::string& server_timezone) {
   std::map<std::string, std::string> f;
   f["format"] = o.output.format;
   f["datetime_format"] = to_string(o.output.datetime_format);
@@ -56,8 +57,16 @@ std::map<std::string, std::string> export_fingerprint(
         ", partition_expr " + t.partition_expr + ", bounds " + t.bounds() + ", split_field " +
         t.split_field;
   }
-  for (size_t i = 0; i < table_columns.size() && i < o.tables.size(); ++i)
+  bool zoneless_text = false;
+  for (size_t i = 0; i < table_columns.size() && i < o.tables.size(); ++i) {
     f["columns " + o.tables[i].table.display()] = layout(table_columns[i]);
+    for (const Column& c : table_columns[i]) {
+      for (const std::string& zone : datetime_zones(c.type, "")) zoneless_text |= zone.empty();
+    }
+  }
+  // A DateTime without a zone of its own prints as text in the server's zone.
+  if (zoneless_text && o.output.datetime_format == DateTimeFormat::text)
+    f["server_timezone"] = server_timezone;
   return f;
 }
 
@@ -213,7 +222,10 @@ std::string why_export_again(const PreviousExport& previous, const PreviousTask*
     return "its rows changed from " + std::to_string(task->written_rows) + " to " +
            std::to_string(now.planned_rows);
   }
-  if (now.data_version.empty()) return "its data has no version to compare (not a MergeTree table)";
+  if (now.data_version.empty()) {
+    return "its data has no version to compare (system.parts may not be read, or the table has "
+           "no parts)";
+  }
   if (task->data_version != now.data_version)
     return "its data changed since it was exported (its active parts differ)";
   return check_files(store, *task);

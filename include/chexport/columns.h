@@ -4,7 +4,7 @@
 // every task selects an explicit, quoted column list read once at planning: ordinary, DEFAULT and
 // MATERIALIZED columns, in table order; not ALIAS (computed on read) nor EPHEMERAL (never
 // stored). The list is the layout of every file of the table; resume compares it, and each task
-// checks after its stream that the table still has it (README "Columns").
+// checks after its stream that the table still has it (docs/columns.md "Columns").
 //
 // read_columns() and check_layout_unchanged() throw chexport::Error; the rest are pure.
 #pragma once

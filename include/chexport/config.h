@@ -1,4 +1,5 @@
-// The export configuration file (README "Configuration"): JSON, parsed with simdjson.
+// The export configuration file (docs/flags-and-configuration.md "Configuration"): JSON, parsed
+// with simdjson.
 //
 // load_config() fills an ExportOptions from a file; every error names the file, the JSON path and
 // the problem ("export.json: tables[1].mode: expected \"all\" or \"partition\", got

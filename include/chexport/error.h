@@ -22,7 +22,7 @@ enum class ErrorCategory {
   cancelled,      // interrupted                                          -> exit 130
 };
 
-// Documented process exit codes (README "Exit codes", chexport --help).
+// Documented process exit codes (docs/troubleshooting.md "Exit codes", chexport --help).
 namespace exit_code {
 inline constexpr int ok = 0;
 inline constexpr int internal = 1;

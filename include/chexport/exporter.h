@@ -119,7 +119,8 @@ struct RunTotals {
 };
 RunTotals totals_of(const RunResult& run);
 
-// The manifest for a run (README "manifest.json"). Never contains the password.
+// The manifest for a run (docs/output-layout-and-manifest.md "manifest.json"). Never contains the
+// password.
 std::string manifest_json(const ExportOptions& options, const RunResult& run);
 
 }  // namespace chexport

@@ -1,6 +1,7 @@
 // `--on-file COMMAND`: runs `/bin/sh -c COMMAND` for each finished and validated file, with the
-// file's facts in environment variables (README "Per-file hooks"). A command that exits non-zero
-// or dies throws chexport::Error (transient: the task is exported again). Thread-safe.
+// file's facts in environment variables (docs/object-storage-and-pipes.md "Per-file hooks"). A
+// command that exits non-zero or dies throws chexport::Error (transient: the task is exported
+// again). Thread-safe.
 #pragma once
 
 #include <map>

@@ -1,4 +1,5 @@
-// Where files go. The layout is part of the user-facing contract (README "Output layout"):
+// Where files go. The layout is part of the user-facing contract
+// (docs/output-layout-and-manifest.md "Output layout"):
 //
 //   <out>/manifest.json
 //   <out>/<db>/<table>/schema.sql

@@ -1,6 +1,6 @@
 // Export planning: which tasks a run consists of, and how many rows each must produce.
 //
-// Per table (README "Planning"):
+// Per table (docs/planning.md "Planning"):
 // - mode "all": one task over the whole table within its bounds (no system table needed);
 // - mode "partition" with the table's own partition key (or no partition_expr): one task per
 //   partition, counted with count() GROUP BY _partition_id like validation counts, named and sized

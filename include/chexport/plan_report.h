@@ -1,5 +1,5 @@
-// How `chexport plan` shows a plan: a readable table, or JSON for scripts (README "chexport plan").
-// Pure functions; never throw but for allocation.
+// How `chexport plan` shows a plan: a readable table, or JSON for scripts (docs/planning.md
+// "chexport plan"). Pure functions; never throw but for allocation.
 #pragma once
 
 #include <string>

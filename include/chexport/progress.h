@@ -1,4 +1,4 @@
-// Progress of a run on stderr (README "Progress"):
+// Progress of a run on stderr (docs/resume-and-validation.md "Progress"):
 // - bar: one line redrawn in place every 200 ms (tasks, rows and bytes against the plan, rate,
 //   ETA, retries), for a terminal;
 // - json: one JSON object per line per event (task_started, retry, file_finished, task_finished,

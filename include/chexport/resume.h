@@ -1,5 +1,5 @@
 // Resuming: what an earlier run left in the output directory, and what of it can be kept
-// (README "Resume").
+// (docs/resume-and-validation.md "Resume").
 //
 // A task is kept when the earlier manifest lists it as done with the same predicate and the same
 // number of rows the new plan expects, and every one of its files is there with the recorded size
@@ -41,14 +41,17 @@ struct PreviousExport {
 };
 
 // Whether a ClickHouse setting changes the bytes or rows of the output (format_*, output_format_*,
-// date_time_output_format, session_timezone, limit, final, ...; README "Resume"). Only those are
-// part of the resume check: the others (timeouts, threads, memory) may change between runs.
+// date_time_output_format, session_timezone, limit, final, ...; docs/resume-and-validation.md
+// "Resume"). Only those are part of the resume check: the others (timeouts, threads, memory) may
+// change between runs.
 bool setting_shapes_output(std::string_view name);
 
 // What shapes the files, as name -> value (stored in the manifest as "fingerprint"): the options,
-// and each table's columns (`table_columns` parallel to options.tables).
+// each table's columns (`table_columns` parallel to options.tables), and the server's time zone
+// when a DateTime column without a zone of its own is written as text.
 std::map<std::string, std::string> export_fingerprint(
-    const ExportOptions& options, const std::vector<std::vector<Column>>& table_columns);
+    const ExportOptions& options, const std::vector<std::vector<Column>>& table_columns,
+    const std::string& server_timezone);
 
 // Reads manifest.json from the store if there is one.
 PreviousExport read_previous_export(Store& store);

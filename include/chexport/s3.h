@@ -1,4 +1,5 @@
-// A small S3 client on libcurl's AWS SigV4 signing (README "Object storage").
+// A small S3 client on libcurl's AWS SigV4 signing (docs/object-storage-and-pipes.md "Object
+// storage").
 //
 // Credentials and endpoint follow the AWS conventions: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 // AWS_SESSION_TOKEN, AWS_REGION / AWS_DEFAULT_REGION (default us-east-1), AWS_ENDPOINT_URL

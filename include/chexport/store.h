@@ -24,8 +24,8 @@ struct StoredFile {
   uint64_t size = 0;
 };
 
-// The lock that makes one run at a time the owner of an output (README "One run per output"),
-// kept in the output's root under this name.
+// The lock that makes one run at a time the owner of an output (docs/resume-and-validation.md "One
+// run per output"), kept in the output's root under this name.
 inline constexpr const char* lock_file_name = ".chexport.lock";
 
 // Who holds an output: written into its lock, named to a run that is refused.

@@ -1,5 +1,5 @@
 // `chexport verify DIR|s3://bucket/prefix`: checks an export against its manifest without trusting
-// anything the export run computed on the fly (README "chexport verify").
+// anything the export run computed on the fly (docs/resume-and-validation.md "chexport verify").
 //
 // Every file the manifest lists must exist with its recorded size and SHA-256, decompress as
 // zstd (checksums verified) when it ends in .zst, and hold exactly its recorded rows (counted

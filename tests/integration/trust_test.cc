@@ -247,6 +247,20 @@ TEST(Fresh, RemovesWhatTheExportWroteAndRefusesForeignFiles) {
             std::string::npos)
       << refused.output;
   check_manifest(out, 2000);  // nothing was removed
+
+  // Data files without a manifest (a --fresh cut short, say) belong to no run: a resume refuses
+  // to export over them, and --fresh, which recognises its own file names in its own
+  // directories, replaces them.
+  fs::remove(out.path() / db / "t" / "notes.txt");
+  fs::remove(out.path() / "manifest.json");
+  auto orphan = run_chexport(export_args(test_server().url(), db + ".t", out));
+  EXPECT_EQ(orphan.exit_code, 2) << orphan.output;
+  EXPECT_NE(orphan.output.find(out.str() + " has data files but no manifest.json"),
+            std::string::npos)
+      << orphan.output;
+  auto replaced = run_chexport(export_args(test_server().url(), db + ".t", out, {"--fresh"}));
+  ASSERT_EQ(replaced.exit_code, 0) << replaced.output;
+  check_manifest(out, 2000);
 }
 
 }  // namespace
