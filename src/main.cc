@@ -84,7 +84,7 @@ struct Flags {
 };
 
 void add_connection_flags(CLI::App* app, Flags& f) {
-  app->add_option("--config,-c", f.config, "JSON configuration file (README \"Configuration\")");
+  app->add_option("--config,-c", f.config, "JSON configuration file (docs/flags-and-configuration.md)");
   app->add_option("--url", f.url,
                   "ClickHouse HTTP(S) URL (env CLICKHOUSE_URL; default http://127.0.0.1:8123)");
   app->add_option("--user", f.user,
