@@ -7,9 +7,9 @@
 #include <random>
 #include <string>
 
-#include "chexport/csv_scanner.h"
-#include "chexport/rotating_writer.h"
-#include "chexport/zstd_encoder.h"
+#include "chexport/pipeline/csv_scanner.h"
+#include "chexport/pipeline/rotating_writer.h"
+#include "chexport/pipeline/zstd_encoder.h"
 
 namespace {
 

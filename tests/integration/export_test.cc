@@ -9,7 +9,7 @@
 
 #include "../support/test_util.h"
 #include "checks.h"
-#include "chexport/sha256.h"
+#include "chexport/common/sha256.h"
 #include "test_server.h"
 
 namespace chexport::testing {

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "checks.h"
-#include "chexport/sha256.h"
+#include "chexport/common/sha256.h"
 #include "test_server.h"
 
 namespace chexport::testing {

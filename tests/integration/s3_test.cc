@@ -9,7 +9,7 @@
 #include <set>
 
 #include "checks.h"
-#include "chexport/store.h"
+#include "chexport/output/store.h"
 #include "test_server.h"
 
 namespace chexport::testing {

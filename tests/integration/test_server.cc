@@ -18,7 +18,7 @@
 #include <stdexcept>
 
 #include "../support/test_util.h"
-#include "chexport/sha256.h"
+#include "chexport/common/sha256.h"
 
 namespace chexport::testing {
 

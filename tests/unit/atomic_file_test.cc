@@ -1,4 +1,4 @@
-#include "chexport/atomic_file.h"
+#include "chexport/pipeline/atomic_file.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -6,7 +6,7 @@
 #include <csignal>
 
 #include "../support/test_util.h"
-#include "chexport/error.h"
+#include "chexport/common/error.h"
 
 namespace chexport {
 namespace {

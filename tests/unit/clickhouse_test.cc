@@ -1,5 +1,5 @@
 // Error framing of old and modern servers, and the retry classification, without a server.
-#include "chexport/clickhouse.h"
+#include "chexport/clickhouse/clickhouse.h"
 
 #include <curl/curl.h>
 #include <gtest/gtest.h>

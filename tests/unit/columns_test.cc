@@ -1,10 +1,10 @@
 // The export query, layouts and warnings are pure functions of the columns: checked here without
 // a server.
-#include "chexport/columns.h"
+#include "chexport/plan/columns.h"
 
 #include <gtest/gtest.h>
 
-#include "chexport/json_writer.h"
+#include "chexport/common/json_writer.h"
 
 namespace chexport {
 namespace {

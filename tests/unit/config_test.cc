@@ -1,8 +1,8 @@
-#include "chexport/config.h"
+#include "chexport/cli/config.h"
 
 #include <gtest/gtest.h>
 
-#include "chexport/error.h"
+#include "chexport/common/error.h"
 
 namespace chexport {
 namespace {

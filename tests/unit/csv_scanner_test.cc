@@ -1,7 +1,7 @@
 // The scanner must find the same record boundaries however the stream is cut into chunks.
-#include "chexport/csv_scanner.h"
+#include "chexport/pipeline/csv_scanner.h"
 
-#include "chexport/clickhouse.h"
+#include "chexport/clickhouse/clickhouse.h"
 
 #include <gtest/gtest.h>
 

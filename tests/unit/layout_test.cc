@@ -1,13 +1,13 @@
-#include "chexport/layout.h"
+#include "chexport/output/layout.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "chexport/error.h"
-#include "chexport/json_writer.h"
-#include "chexport/plan.h"
-#include "chexport/units.h"
+#include "chexport/common/error.h"
+#include "chexport/common/json_writer.h"
+#include "chexport/common/units.h"
+#include "chexport/plan/plan.h"
 
 namespace chexport {
 namespace {

@@ -1,11 +1,11 @@
-#include "chexport/rotating_writer.h"
+#include "chexport/pipeline/rotating_writer.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
 #include "../support/test_util.h"
-#include "chexport/error.h"
+#include "chexport/common/error.h"
 
 namespace chexport {
 namespace {

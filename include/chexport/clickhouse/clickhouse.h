@@ -1,0 +1,111 @@
+// The ClickHouse HTTP protocol on top of HttpClient: query ids, settings, and turning every kind
+// of failure into a typed chexport::Error (reference/clickhouse-http.md §1).
+//
+// Owns one HttpClient (one connection); not thread-safe: one client per worker. Every method that
+// talks to the server throws chexport::Error: category auth / connection / export_failed,
+// kind transient or permanent by classify_server_code() and the HTTP status, like curl's
+// retrycheck(). stream() checks status, exception header and transport; the caller checks the
+// CSV tail and the row count, which need the stream's content.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chexport/clickhouse/http_client.h"
+#include "chexport/common/byte_sink.h"
+#include "chexport/common/error.h"
+
+namespace chexport {
+
+struct ServerVersion {
+  int major = 0;
+  int minor = 0;
+  int patch = 0;
+  std::string text;
+  bool at_least(int maj, int min) const noexcept {
+    return major > maj || (major == maj && minor >= min);
+  }
+};
+ServerVersion parse_server_version(std::string_view text);
+
+// A ClickHouse error message ("Code: 60, e.displayText() = DB::Exception: ..." on 18.16,
+// "Code: 60. DB::Exception: ... (UNKNOWN_TABLE) (version ...)" on modern servers, possibly inside
+// the 25.11+ "__exception__" framing), reduced to its code and its human text.
+struct ServerError {
+  int code = 0;  // 0 when the text has no code
+  std::string message;
+};
+ServerError parse_server_error(std::string_view body);
+
+// Whether a ClickHouse error code is worth retrying, or an authentication failure.
+ErrorKind classify_server_code(int code) noexcept;
+bool is_auth_code(int code) noexcept;
+
+// The Error for a failed response, or none (returns normally) when the response succeeded.
+// `what` says what was being done, e.g. "export of default.trips partition 201501".
+void check_response(const HttpResponse& response, const std::string& url, std::string_view what);
+
+// What the server said about one query in its response headers. Modern servers send all of it;
+// 18.16 only the display name. A streamed result's summary is written with the headers, at the
+// first flush, so for an export it says how far the server had read by then (a lower bound);
+// total_rows_to_read is the server's estimate for the whole query.
+struct ResponseInfo {
+  std::string query_id;       // X-ClickHouse-Query-Id: the id the server ran the query under
+  std::string timezone;       // X-ClickHouse-Timezone: the server's time zone
+  std::string display_name;   // X-ClickHouse-Server-Display-Name: which server answered
+  std::string exception_tag;  // X-ClickHouse-Exception-Tag: frames a mid-stream error (25.11+)
+  std::optional<uint64_t> read_rows, read_bytes, total_rows_to_read;  // X-ClickHouse-Summary
+};
+ResponseInfo response_info(const HttpResponse& response);
+
+// A fresh unique query id: "chexport-<16 hex>".
+std::string new_query_id();
+
+// Quotes an identifier with backticks (db and table names) and a string literal with '.
+std::string quote_identifier(std::string_view name);
+std::string quote_string(std::string_view text);
+
+class ClickHouseClient {
+ public:
+  explicit ClickHouseClient(ConnectionOptions options);
+
+  // Runs `sql` (which names its FORMAT) and pushes the body into `sink`. Fills `info`, when
+  // given, before it checks the response: it is there also when stream() throws.
+  void stream(std::string_view sql, const std::string& query_id, ByteSink& sink,
+              std::string_view what, ResponseInfo* info = nullptr);
+  // Runs a small query and returns its whole body.
+  std::string query(std::string_view sql, std::string_view what);
+  // Runs `sql` with FORMAT JSONCompact appended; every value as text (numbers in decimal,
+  // null as "\N").
+  std::vector<std::vector<std::string>> query_rows(std::string_view sql, std::string_view what);
+
+  ServerVersion server_version();
+  std::string server_timezone();  // SELECT timezone()
+  std::string server_hostname();  // SELECT hostName()
+
+  // KILL QUERY ... ASYNC for these ids; best effort (logs a warning on failure), never throws.
+  // A streaming query dies when its client goes away, but one that has produced no output yet
+  // (a count(), a slow filter) keeps running: abandoned queries must be killed explicitly.
+  void kill_queries(const std::vector<std::string>& query_ids) noexcept;
+
+  // The id of the query this client sent last (safe to read from another thread).
+  std::string current_query_id() const {
+    std::lock_guard lock(current_mutex_);
+    return current_query_id_;
+  }
+  void set_cancel_flag(const std::atomic<bool>* flag) noexcept { http_.set_cancel_flag(flag); }
+  const ConnectionOptions& options() const noexcept { return http_.options(); }
+
+ private:
+  std::string query_string(const std::string& query_id) const;
+  HttpClient http_;
+  mutable std::mutex current_mutex_;
+  std::string current_query_id_;
+};
+
+}  // namespace chexport

@@ -1,0 +1,83 @@
+// One reusable libcurl easy handle that POSTs a query and pushes the response body into a sink.
+//
+// Owns its CURL handle (connection reuse across requests; create one per worker). The body of a
+// 200 response without an X-ClickHouse-Exception-Code header goes to the sink as it arrives; any
+// other body is kept (first 64 KiB) in HttpResponse::error_body. No exception crosses libcurl:
+// the write callback catches what the sink throws, aborts the transfer, and post() rethrows it.
+// post() itself throws only what the sink threw; transport failures are reported in the response
+// for the caller to classify. Not thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "chexport/common/byte_sink.h"
+
+namespace chexport {
+
+struct ConnectionOptions {
+  std::string url = "http://127.0.0.1:8123";                  // never contains credentials
+  std::string user;                                           // empty: the server's default user
+  std::string password;                                       // secret: never logged
+  std::vector<std::pair<std::string, std::string>> settings;  // sent as URL parameters
+  long connect_timeout_ms = 10'000;
+  long speed_limit = 1;   // bytes per second ...
+  long speed_time = 600;  // ... sustained for this many seconds, else the transfer fails
+  std::string cacert;     // CA bundle for https
+  bool insecure = false;  // skip TLS verification
+};
+
+struct HttpResponse {
+  long status = 0;
+  int curl_code = 0;  // CURLcode
+  std::string curl_error;
+  std::string exception_code;  // X-ClickHouse-Exception-Code, if any
+  std::string exception_tag;   // X-ClickHouse-Exception-Tag (25.11+), if any
+  std::string retry_after;     // Retry-After, if any
+  // What the server says about the query in headers (each empty when not sent; 18.16 sends only
+  // the display name): X-ClickHouse-Query-Id, -Timezone, -Server-Display-Name, -Summary (JSON).
+  std::string query_id;
+  std::string timezone;
+  std::string display_name;
+  std::string summary;
+  std::string error_body;   // body of a failed response (first 64 KiB)
+  uint64_t body_bytes = 0;  // bytes received in the body
+  bool connected = false;   // a connection to the server was established
+  bool cancelled = false;   // aborted because the cancel flag was set
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(ConnectionOptions options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // POSTs `body` to the base URL with `query_string` ("k=v&k=v", already encoded) appended.
+  HttpResponse post(const std::string& query_string, std::string_view body, ByteSink& sink);
+
+  // When set and true, the transfer in progress stops at the next callback.
+  void set_cancel_flag(const std::atomic<bool>* flag) noexcept { cancel_ = flag; }
+
+  const ConnectionOptions& options() const noexcept { return options_; }
+
+ private:
+  ConnectionOptions options_;
+  void* curl_;  // CURL*
+  const std::atomic<bool>* cancel_ = nullptr;
+};
+
+// Decodes %XX escapes and '+' (as a space), as in a URL's query string.
+std::string url_decode(std::string_view text);
+
+// Percent-encodes everything but A-Z a-z 0-9 - . _ ~ (and '/' when `keep_slash`).
+std::string url_encode(std::string_view text, bool keep_slash = false);
+
+// Process-wide libcurl initialisation; call once from main before any thread starts.
+void http_global_init();
+
+}  // namespace chexport

@@ -1,0 +1,85 @@
+// Where an export lives: a local directory or an S3 bucket prefix. Everything that reads or writes
+// an export (the exporter, resume, verify) goes through this interface, so both behave the same.
+//
+// Paths are relative to the export's root ("db/table/partition=1/part-000000.csv.zst"). Files
+// made by create() are invisible until committed: a temp file renamed on commit locally, a
+// multipart upload completed on commit on S3 (parts are uploaded as the bytes come, so memory
+// stays at one part per open file; a file smaller than one part is sent with one PUT on commit).
+// A Store is used by one thread at a time (the S3 one owns a connection): open one per worker.
+// Failures throw chexport::Error.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chexport/common/byte_sink.h"
+
+namespace chexport {
+
+struct StoredFile {
+  std::string path;  // relative
+  uint64_t size = 0;
+};
+
+// The lock that makes one run at a time the owner of an output (docs/resume-and-validation.md "One
+// run per output"), kept in the output's root under this name.
+inline constexpr const char* lock_file_name = ".chexport.lock";
+
+// Who holds an output: written into its lock, named to a run that is refused.
+struct LockHolder {
+  std::string run_id;  // "run-<16 hex>", new for every run
+  std::string host;    // gethostname()
+  long pid = 0;
+  std::string started_at;   // UTC, ISO 8601
+  double refreshed_at = 0;  // Unix time of the holder's last sign of life (S3)
+  std::string json() const;
+  std::string describe() const;                    // "run R (pid P on host H, started T)"
+  static LockHolder parse(std::string_view json);  // fields it cannot read stay empty
+};
+LockHolder this_run_holder(const std::string& started_at);
+
+// Held for as long as the object lives; the destructor releases it and never throws.
+class StoreLock {
+ public:
+  virtual ~StoreLock() = default;
+};
+
+// How long an S3 lock may go without a refresh before --break-lock may take it (its holder
+// refreshes it every lock_refresh_seconds).
+inline constexpr double lock_refresh_seconds = 60;
+inline constexpr double lock_stale_seconds = 600;
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // For messages: the local path or the s3:// URL of `relative`.
+  virtual std::string describe(std::string_view relative) const = 0;
+  virtual std::unique_ptr<OutputFile> create(const std::string& relative) = 0;
+  // A small file (manifest, schema), replaced atomically.
+  virtual void put(const std::string& relative, std::string_view content) = 0;
+  // Streams a file into `sink`; false when it does not exist.
+  virtual bool read(const std::string& relative, ByteSink& sink) = 0;
+  // The files directly in `dir` (not below it).
+  virtual std::vector<StoredFile> list(const std::string& dir) = 0;
+  virtual void remove(const std::string& relative) = 0;
+  virtual void remove_tree(const std::string& dir) = 0;
+  // Every file below the root, recursively (relative paths, sorted).
+  virtual std::vector<StoredFile> list_all() = 0;
+  // Removes what a killed run left below `dirs` (this export's table directories): temp files,
+  // or chexport's unfinished multipart uploads. Returns how many.
+  virtual size_t clean_leftovers(const std::vector<std::string>& dirs) = 0;
+  // Takes the output's lock, or throws Error (category locked) naming its holder. A local lock is
+  // an flock(): it frees itself when its process ends. An S3 lock is an object created only if
+  // absent; `break_lock` removes one that was not refreshed for lock_stale_seconds.
+  virtual std::unique_ptr<StoreLock> lock(const LockHolder& me, bool break_lock) = 0;
+  virtual bool is_local() const = 0;
+};
+
+// A directory, or "s3://bucket/prefix" (credentials from the AWS_* variables; parts of
+// `part_size` bytes, at least 5 MiB).
+std::unique_ptr<Store> open_store(const std::string& location, uint64_t part_size = 8 << 20);
+
+}  // namespace chexport

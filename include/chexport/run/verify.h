@@ -1,0 +1,31 @@
+// `chexport verify DIR|s3://bucket/prefix`: checks an export against its manifest without trusting
+// anything the export run computed on the fly (docs/resume-and-validation.md "chexport verify").
+//
+// Every file the manifest lists must exist with its recorded size and SHA-256, decompress as
+// zstd (checksums verified) when it ends in .zst, and hold exactly its recorded rows (counted
+// with the CSV scanner; a CSVWithNames header is not a row). Tasks that are not done, data files
+// on disk that the manifest does not list, and (with a client) tasks whose predicate no longer
+// counts their rows on the server are problems too. Throws chexport::Error only when the manifest
+// cannot be read (usage) or the server cannot be asked.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "chexport/clickhouse/clickhouse.h"
+#include "chexport/output/store.h"
+
+namespace chexport {
+
+struct VerifyReport {
+  uint64_t files = 0;
+  uint64_t rows = 0;
+  uint64_t bytes = 0;                 // compressed bytes read
+  uint64_t handed_off = 0;            // files removed after --on-file, not checked
+  std::vector<std::string> problems;  // one line each
+};
+
+// `client` may be null; when given, each task's count() is compared with its rows.
+VerifyReport verify_export(Store& store, ClickHouseClient* client);
+
+}  // namespace chexport

@@ -1,0 +1,332 @@
+#include "chexport/cli/config.h"
+
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "chexport/common/error.h"
+#include "chexport/common/units.h"
+
+namespace chexport {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+const char* type_name(element_type t) {
+  switch (t) {
+    case element_type::ARRAY:
+      return "an array";
+    case element_type::OBJECT:
+      return "an object";
+    case element_type::INT64:
+    case element_type::UINT64:
+    case element_type::DOUBLE:
+      return "a number";
+    case element_type::STRING:
+      return "a string";
+    case element_type::BOOL:
+      return "a boolean";
+    case element_type::NULL_VALUE:
+      return "null";
+  }
+  return "something else";
+}
+
+// Walks one document, keeping the file name for messages.
+class Reader {
+ public:
+  explicit Reader(std::string name) : name_(std::move(name)) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
+    throw_usage(name_ + ": " + path + ": " + problem);
+  }
+
+  std::string string(element e, const std::string& path) const {
+    std::string_view v;
+    if (e.get_string().get(v) != simdjson::SUCCESS) {
+      fail(path, std::string("expected a string, got ") + type_name(e.type()));
+    }
+    return std::string(v);
+  }
+
+  uint64_t count(element e, const std::string& path) const {
+    uint64_t v;
+    if (e.get_uint64().get(v) != simdjson::SUCCESS) {
+      fail(path, std::string("expected a whole number >= 0, got ") + type_name(e.type()));
+    }
+    return v;
+  }
+
+  int integer(element e, const std::string& path) const {
+    int64_t v;
+    if (e.get_int64().get(v) != simdjson::SUCCESS || v < -1000000 || v > 1000000) {
+      fail(path, std::string("expected a whole number, got ") + type_name(e.type()));
+    }
+    return static_cast<int>(v);
+  }
+
+  // A size: a number of bytes or a string with a unit ("1GiB").
+  uint64_t size(element e, const std::string& path) const {
+    if (e.is_string()) {
+      try {
+        return parse_size(std::string_view(e.get_string().value_unsafe()), path);
+      } catch (const Error& err) {
+        throw_usage(name_ + ": " + err.what());
+      }
+    }
+    return count(e, path);
+  }
+
+  // A setting value: string, number or boolean, sent as text.
+  std::string scalar(element e, const std::string& path) const {
+    switch (e.type()) {
+      case element_type::STRING:
+        return std::string(std::string_view(e.get_string().value_unsafe()));
+      case element_type::INT64:
+        return std::to_string(e.get_int64().value_unsafe());
+      case element_type::UINT64:
+        return std::to_string(e.get_uint64().value_unsafe());
+      case element_type::BOOL:
+        return e.get_bool().value_unsafe() ? "1" : "0";
+      case element_type::DOUBLE: {
+        std::ostringstream s;
+        s << e.get_double().value_unsafe();
+        return s.str();
+      }
+      default:
+        fail(path, std::string("expected a string, number or boolean, got ") + type_name(e.type()));
+    }
+  }
+
+  // Calls handlers[key] for each key of the object at `path`; unknown keys are errors.
+  void object(element e, const std::string& path,
+              const std::map<std::string, std::function<void(element, const std::string&)>>&
+                  handlers) const {
+    simdjson::dom::object obj;
+    if (e.get_object().get(obj) != simdjson::SUCCESS) {
+      fail(path, std::string("expected an object, got ") + type_name(e.type()));
+    }
+    for (auto field : obj) {
+      std::string key(field.key);
+      std::string child = path.empty() ? key : path + "." + key;
+      auto it = handlers.find(key);
+      if (it == handlers.end()) {
+        std::string known;
+        for (const auto& [k, _] : handlers) known += (known.empty() ? "" : ", ") + k;
+        fail(child, "unknown key (known here: " + known + ")");
+      }
+      it->second(field.value, child);
+    }
+  }
+
+ private:
+  std::string name_;
+};
+
+}  // namespace
+
+LoadedConfig parse_config(const std::string& json, const std::string& name) {
+  LoadedConfig config;
+  ExportOptions& o = config.options;
+  Reader r(name);
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json);
+  element root;
+  if (auto error = parser.parse(padded).get(root); error != simdjson::SUCCESS) {
+    throw_usage(name + ": not valid JSON (" + simdjson::error_message(error) + ")");
+  }
+  bool has_tables = false;
+  r.object(
+      root, "",
+      {
+          {"clickhouse",
+           [&](element e, const std::string& p) {
+             r.object(
+                 e, p,
+                 {
+                     {"url",
+                      [&](element v, const std::string& q) { o.connection.url = r.string(v, q); }},
+                     {"user",
+                      [&](element v, const std::string& q) { o.connection.user = r.string(v, q); }},
+                     {"password_env",
+                      [&](element v, const std::string& q) {
+                        config.password_env = r.string(v, q);
+                      }},
+                     {"password_file",
+                      [&](element v, const std::string& q) {
+                        config.password_file = r.string(v, q);
+                      }},
+                     {"settings",
+                      [&](element v, const std::string& q) {
+                        simdjson::dom::object obj;
+                        if (v.get_object().get(obj) != simdjson::SUCCESS)
+                          r.fail(q, "expected an object");
+                        for (auto f : obj) {
+                          o.connection.settings.emplace_back(
+                              std::string(f.key), r.scalar(f.value, q + "." + std::string(f.key)));
+                        }
+                      }},
+                     {"connect_timeout",
+                      [&](element v, const std::string& q) {
+                        o.connection.connect_timeout_ms = static_cast<long>(r.count(v, q)) * 1000;
+                      }},
+                     {"cacert",
+                      [&](element v, const std::string& q) {
+                        o.connection.cacert = r.string(v, q);
+                      }},
+                 });
+           }},
+          {"workers",
+           [&](element e, const std::string& p) {
+             uint64_t n = r.count(e, p);
+             if (n < 1 || n > 256) r.fail(p, "expected 1 to 256, got " + std::to_string(n));
+             o.workers = static_cast<int>(n);
+             config.has_workers = true;
+           }},
+          {"output",
+           [&](element e, const std::string& p) {
+             r.object(e, p,
+                      {
+                          {"dir",
+                           [&](element v, const std::string& q) {
+                             o.output.dir = r.string(v, q);
+                             config.has_dir = true;
+                           }},
+                          {"format",
+                           [&](element v, const std::string& q) {
+                             o.output.format = r.string(v, q);
+                             if (o.output.format != "CSV" && o.output.format != "CSVWithNames") {
+                               r.fail(q, "expected \"CSV\" or \"CSVWithNames\", got \"" +
+                                             o.output.format + "\"");
+                             }
+                           }},
+                          {"datetime_format",
+                           [&](element v, const std::string& q) {
+                             std::string d = r.string(v, q);
+                             if (d != "text" && d != "unix")
+                               r.fail(q, "expected \"text\" or \"unix\", got \"" + d + "\"");
+                             o.output.datetime_format = parse_datetime_format(d, q);
+                           }},
+                          {"compression",
+                           [&](element v, const std::string& q) {
+                             std::string c = r.string(v, q);
+                             if (c != "zstd" && c != "none")
+                               r.fail(q, "expected \"zstd\" or \"none\", got \"" + c + "\"");
+                             o.output.compression =
+                                 c == "zstd" ? Compression::zstd : Compression::none;
+                           }},
+                          {"zstd_level",
+                           [&](element v, const std::string& q) {
+                             o.output.zstd_level = r.integer(v, q);
+                           }},
+                          {"max_rows_per_file",
+                           [&](element v, const std::string& q) {
+                             o.output.limits.max_rows = r.count(v, q);
+                           }},
+                          {"max_bytes_per_file",
+                           [&](element v, const std::string& q) {
+                             o.output.limits.max_csv_bytes = r.size(v, q);
+                           }},
+                          {"max_compressed_bytes_per_file",
+                           [&](element v, const std::string& q) {
+                             o.output.limits.max_compressed_bytes = r.size(v, q);
+                           }},
+                      });
+           }},
+          {"split",
+           [&](element e, const std::string& p) {
+             r.object(e, p,
+                      {
+                          {"max_rows_per_task",
+                           [&](element v, const std::string& q) {
+                             o.split.max_rows_per_task = r.count(v, q);
+                           }},
+                          {"max_bytes_per_task",
+                           [&](element v, const std::string& q) {
+                             o.split.max_bytes_per_task = r.size(v, q);
+                           }},
+                      });
+           }},
+          {"tables",
+           [&](element e, const std::string& p) {
+             simdjson::dom::array tables;
+             if (e.get_array().get(tables) != simdjson::SUCCESS) {
+               r.fail(p, std::string("expected an array, got ") + type_name(e.type()));
+             }
+             has_tables = true;
+             size_t i = 0;
+             for (element t : tables) {
+               std::string tp = p + "[" + std::to_string(i++) + "]";
+               TableSpec spec;
+               bool has_db = false, has_table = false;
+               r.object(t, tp,
+                        {
+                            {"db",
+                             [&](element v, const std::string& q) {
+                               spec.table.db = r.string(v, q);
+                               has_db = true;
+                             }},
+                            {"table",
+                             [&](element v, const std::string& q) {
+                               spec.table.table = r.string(v, q);
+                               has_table = true;
+                             }},
+                            {"mode",
+                             [&](element v, const std::string& q) {
+                               std::string m = r.string(v, q);
+                               if (m != "all" && m != "partition") {
+                                 r.fail(q, "expected \"all\" or \"partition\", got \"" + m + "\"");
+                               }
+                               spec.mode = m == "all" ? TableMode::all : TableMode::partition;
+                             }},
+                            {"partition_expr",
+                             [&](element v, const std::string& q) {
+                               spec.partition_expr = r.string(v, q);
+                             }},
+                            {"lower_condition",
+                             [&](element v, const std::string& q) {
+                               spec.lower_condition = r.string(v, q);
+                             }},
+                            {"upper_condition",
+                             [&](element v, const std::string& q) {
+                               spec.upper_condition = r.string(v, q);
+                             }},
+                            {"split_field",
+                             [&](element v, const std::string& q) {
+                               spec.split_field = r.string(v, q);
+                             }},
+                            {"split_filed",
+                             [&](element v, const std::string& q) {
+                               spdlog::warn(
+                                   "{}: {}: \"split_filed\" is the old tool's spelling; read as "
+                                   "\"split_field\"",
+                                   name, q);
+                               spec.split_field = r.string(v, q);
+                             }},
+                        });
+               if (!has_db || spec.table.db.empty())
+                 r.fail(tp + ".db", "missing (the table's database)");
+               if (!has_table || spec.table.table.empty())
+                 r.fail(tp + ".table", "missing (the table's name)");
+               o.tables.push_back(std::move(spec));
+             }
+           }},
+      });
+  (void)has_tables;
+  return config;
+}
+
+LoadedConfig load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_usage("--config: cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace chexport

@@ -1,0 +1,511 @@
+// The command line: fills ExportOptions from the config file, the environment and the flags (in
+// that order, later ones winning), and calls the engine.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "chexport/cli/config.h"
+#include "chexport/clickhouse/clickhouse.h"
+#include "chexport/common/error.h"
+#include "chexport/common/units.h"
+#include "chexport/common/version.h"
+#include "chexport/output/s3.h"
+#include "chexport/output/store.h"
+#include "chexport/plan/plan_report.h"
+#include "chexport/run/exporter.h"
+#include "chexport/run/verify.h"
+
+namespace {
+
+using namespace chexport;
+
+CancelToken cancel_token;
+
+extern "C" void on_signal(int sig) {
+  // A second signal leaves at once: files are still under temp names, nothing is half-final.
+  if (cancel_token.requested.load()) _exit(128 + sig);
+  cancel_token.exit_code.store(128 + sig);
+  cancel_token.requested.store(true);
+}
+
+const char* exit_codes_text =
+    "Exit codes:\n"
+    "  0    every task exported and validated (plan: the plan was made)\n"
+    "  1    internal error\n"
+    "  2    usage or configuration error (bad flag, bad config, output already exists)\n"
+    "  3    export failed (query error, unknown table, truncated or failed stream, local I/O)\n"
+    "  4    validation failed (row counts disagree)\n"
+    "  5    cannot connect to the server (refused, unreachable, timed out)\n"
+    "  6    authentication or authorization refused\n"
+    "  7    the output is in use by another chexport run (its lock names it)\n"
+    "  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n"
+    "\n"
+    "Environment: CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD (the password is read only\n"
+    "from the environment or a file, never from the command line, and never logged).\n";
+
+// Everything the flags can say; each is applied only when given.
+struct Flags {
+  std::string config, url, user, password_file, password_env;
+  std::vector<std::string> tables, settings;
+  int server_threads = 0;
+  std::string mode, partition_expr, lower, upper, split_field;
+  uint64_t max_rows_per_task = 0;
+  std::string max_bytes_per_task;
+  double connect_timeout = 10;
+  long speed_limit = 1, speed_time = 600;
+  std::string cacert;
+  bool insecure = false;
+  std::string log_level = "info";
+  // export only
+  std::string manifest, on_file, s3_part_size;
+  bool delete_after_hook = false;
+  std::string out, format, compression, max_bytes, max_compressed_bytes, datetime_format;
+  int zstd_level = 3;
+  uint64_t max_rows_per_file = 0;
+  int workers = 1;
+  bool fresh = false, break_lock = false;
+  int retries = 5;
+  double retry_delay = 1, retry_max_delay = 30;
+  std::string progress = "auto";
+  bool quiet = false;
+  // plan only
+  bool json = false;
+  // verify only
+  std::string verify_dir;
+  bool against_server = false;
+};
+
+void add_connection_flags(CLI::App* app, Flags& f) {
+  app->add_option("--config,-c", f.config,
+                  "JSON configuration file (docs/flags-and-configuration.md)");
+  app->add_option("--url", f.url,
+                  "ClickHouse HTTP(S) URL (env CLICKHOUSE_URL; default http://127.0.0.1:8123)");
+  app->add_option("--user", f.user,
+                  "user name (env CLICKHOUSE_USER; default: the server's default user)");
+  app->add_option("--password-file", f.password_file, "read the password from this file");
+  app->add_option("--password-env", f.password_env,
+                  "read the password from this environment variable (default CLICKHOUSE_PASSWORD)");
+  app->add_option("--server-threads", f.server_threads,
+                  "max_threads of each query on the server (sets the max_threads setting)");
+  app->add_option("--setting", f.settings,
+                  "key=value ClickHouse setting for every query (repeatable)");
+  app->add_option("--connect-timeout", f.connect_timeout, "seconds to wait for a connection")
+      ->capture_default_str();
+  app->add_option("--speed-limit", f.speed_limit,
+                  "abort a transfer slower than this many bytes/s ...")
+      ->capture_default_str();
+  app->add_option("--speed-time", f.speed_time, "... for this many seconds")->capture_default_str();
+  app->add_option("--cacert", f.cacert, "CA certificate bundle for https");
+  app->add_flag("--insecure,-k", f.insecure, "do not verify the server's TLS certificate");
+  app->add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
+      ->capture_default_str();
+}
+
+void add_common(CLI::App* app, Flags& f) {
+  add_connection_flags(app, f);
+  app->add_option("--table,-t", f.tables,
+                  "table to export, db.table (repeatable; replaces the config's tables)");
+  app->add_option("--mode", f.mode,
+                  "all (one task per table) or partition (one per partition; default)");
+  app->add_option("--partition-expr", f.partition_expr,
+                  "group rows into tasks by this expression (default: the partition key)");
+  app->add_option("--lower-condition", f.lower,
+                  "SQL condition ANDed into every task (oldest data wanted)");
+  app->add_option("--upper-condition", f.upper,
+                  "SQL condition ANDed into every task (newest data wanted)");
+  app->add_option("--split-field", f.split_field,
+                  "Date/DateTime/integer column to cut oversized tasks by");
+  app->add_option("--max-rows-per-task", f.max_rows_per_task,
+                  "split tasks with more rows (0: no limit)");
+  app->add_option("--max-bytes-per-task", f.max_bytes_per_task,
+                  "split tasks with more data, e.g. 20GiB (0: no limit)");
+  app->add_option("--datetime-format", f.datetime_format,
+                  "text (default: as ClickHouse prints them) or unix (DateTime and DateTime64 as "
+                  "Unix time, which re-imports exactly in every time zone)");
+}
+
+std::string read_password_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw_usage("password file: cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string password = ss.str();
+  while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
+    password.pop_back();
+  return password;
+}
+
+void check_url(const std::string& url) {
+  if (!url.starts_with("http://") && !url.starts_with("https://")) {
+    throw_usage("--url must start with http:// or https://, got \"" + url + "\"");
+  }
+  std::string authority = url.substr(url.find("://") + 3);
+  authority = authority.substr(0, authority.find('/'));
+  if (authority.find('@') != std::string::npos || url.find("password=") != std::string::npos) {
+    throw_usage(
+        "--url must not contain credentials; use --user and CLICKHOUSE_PASSWORD or "
+        "--password-file");
+  }
+}
+
+bool given(const CLI::App* app, const char* name) {
+  return app->count(name) > 0;
+}
+
+// Connection settings: config file, then environment, then flags.
+void apply_connection(const CLI::App* app, const Flags& f, const LoadedConfig& config,
+                      ConnectionOptions& c) {
+  if (const char* v = std::getenv("CLICKHOUSE_URL"); v != nullptr && *v) c.url = v;
+  if (const char* v = std::getenv("CLICKHOUSE_USER"); v != nullptr && *v) c.user = v;
+  if (given(app, "--url")) c.url = f.url;
+  if (given(app, "--user")) c.user = f.user;
+  check_url(c.url);
+  // Settings in the URL's query string are settings like --setting's (which override them): the
+  // same checks, and the same resume rules.
+  if (auto q = c.url.find('?'); q != std::string::npos) {
+    std::string query = c.url.substr(q + 1);
+    c.url.erase(q);
+    for (size_t start = 0; start < query.size();) {
+      size_t end = std::min(query.find('&', start), query.size());
+      std::string pair = query.substr(start, end - start);
+      start = end + 1;
+      if (pair.empty()) continue;
+      auto eq = pair.find('=');
+      std::string key = url_decode(pair.substr(0, eq));
+      std::string value = eq == std::string::npos ? "" : url_decode(pair.substr(eq + 1));
+      std::erase_if(c.settings, [&](const auto& kv) { return kv.first == key; });
+      c.settings.emplace_back(std::move(key), std::move(value));
+    }
+  }
+
+  // A flag beats the file: --password-env overrides the config's password_file too.
+  std::string password_file = given(app, "--password-file")  ? f.password_file
+                              : given(app, "--password-env") ? std::string()
+                                                             : config.password_file;
+  std::string password_env = given(app, "--password-env")  ? f.password_env
+                             : config.password_env.empty() ? "CLICKHOUSE_PASSWORD"
+                                                           : config.password_env;
+  if (!password_file.empty()) {
+    c.password = read_password_file(password_file);
+  } else if (const char* p = std::getenv(password_env.c_str())) {
+    c.password = p;
+  } else if (given(app, "--password-env") || !config.password_env.empty()) {
+    throw_usage("the password variable " + password_env + " is not set");
+  }
+
+  for (const std::string& s : f.settings) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw_usage("--setting must be key=value, got \"" + s + "\"");
+    std::string key = s.substr(0, eq);
+    std::erase_if(c.settings, [&](const auto& kv) { return kv.first == key; });
+    c.settings.emplace_back(std::move(key), s.substr(eq + 1));
+  }
+  if (given(app, "--server-threads")) {
+    if (f.server_threads < 1) throw_usage("--server-threads must be at least 1");
+    std::erase_if(c.settings, [](const auto& kv) { return kv.first == "max_threads"; });
+    c.settings.emplace_back("max_threads", std::to_string(f.server_threads));
+  }
+  for (const auto& [key, value] : c.settings) {
+    // Credentials never travel as URL parameters; query and session ids are chexport's own.
+    for (const char* reserved : {"user", "password", "quota_key", "query_id", "session_id"}) {
+      if (key == reserved) {
+        throw_usage("setting " + key + " is not allowed: " +
+                    (key == "user" || key == "password"
+                         ? std::string("use --user and CLICKHOUSE_PASSWORD or --password-file")
+                         : std::string("chexport sets it itself")));
+      }
+    }
+  }
+  if (given(app, "--connect-timeout"))
+    c.connect_timeout_ms = static_cast<long>(f.connect_timeout * 1000);
+  if (given(app, "--speed-limit")) c.speed_limit = f.speed_limit;
+  if (given(app, "--speed-time")) c.speed_time = f.speed_time;
+  if (given(app, "--cacert")) c.cacert = f.cacert;
+  if (f.insecure) c.insecure = true;
+}
+
+ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting) {
+  LoadedConfig config;
+  if (given(app, "--config")) config = load_config(f.config);
+  ExportOptions o = config.options;
+  apply_connection(app, f, config, o.connection);
+
+  // Tables: --table replaces the config's list; table flags apply to the single-table case.
+  if (given(app, "--table")) {
+    o.tables.clear();
+    for (const std::string& t : f.tables)
+      o.tables.push_back(TableSpec{parse_table_ref(t), TableMode::partition, "", "", "", ""});
+  }
+  bool table_flags = given(app, "--mode") || given(app, "--partition-expr") ||
+                     given(app, "--lower-condition") || given(app, "--upper-condition") ||
+                     given(app, "--split-field");
+  if (table_flags && o.tables.size() > 1 && !given(app, "--table")) {
+    throw_usage(
+        "--mode, --partition-expr, --lower-condition, --upper-condition and --split-field "
+        "apply to a single table; the config lists " +
+        std::to_string(o.tables.size()));
+  }
+  for (TableSpec& t : o.tables) {
+    if (given(app, "--mode")) {
+      if (f.mode != "all" && f.mode != "partition")
+        throw_usage("--mode must be all or partition, not \"" + f.mode + "\"");
+      t.mode = f.mode == "all" ? TableMode::all : TableMode::partition;
+    }
+    if (given(app, "--partition-expr")) t.partition_expr = f.partition_expr;
+    if (given(app, "--lower-condition")) t.lower_condition = f.lower;
+    if (given(app, "--upper-condition")) t.upper_condition = f.upper;
+    if (given(app, "--split-field")) t.split_field = f.split_field;
+  }
+  if (o.tables.empty())
+    throw_usage("no table to export: give --table db.table or a config with \"tables\"");
+  if (given(app, "--max-rows-per-task")) o.split.max_rows_per_task = f.max_rows_per_task;
+  if (given(app, "--max-bytes-per-task"))
+    o.split.max_bytes_per_task = parse_size(f.max_bytes_per_task, "--max-bytes-per-task");
+
+  if (given(app, "--datetime-format"))
+    o.output.datetime_format = parse_datetime_format(f.datetime_format, "--datetime-format");
+
+  if (exporting) {
+    OutputOptions& out = o.output;
+    if (given(app, "--out")) out.dir = f.out;
+    if (out.dir.empty())
+      throw_usage("no output directory: give --out DIR or \"output\": {\"dir\": ...}");
+    if (given(app, "--manifest")) out.manifest_path = f.manifest;
+    if (given(app, "--on-file")) out.on_file = f.on_file;
+    out.delete_after_hook = f.delete_after_hook;
+    if (out.delete_after_hook && out.on_file.empty())
+      throw_usage("--delete-after-hook needs --on-file");
+    if (out.to_stdout() && !out.on_file.empty())
+      throw_usage("--on-file needs files: it cannot be used with --out -");
+    if (is_s3_url(out.dir) && out.delete_after_hook) {
+      throw_usage(
+          "--delete-after-hook is for local files; with s3:// there is nothing local to delete");
+    }
+    if (!out.manifest_path.empty() && !out.to_stdout()) {
+      throw_usage(
+          "--manifest is for --out -; a directory or bucket keeps its manifest.json itself");
+    }
+    if (given(app, "--s3-part-size"))
+      out.s3_part_size = parse_size(f.s3_part_size, "--s3-part-size");
+    // The hook must not see the ClickHouse password, whichever variable it came from.
+    out.hidden_env = {"CLICKHOUSE_PASSWORD"};
+    if (given(app, "--password-env")) out.hidden_env.push_back(f.password_env);
+    if (!config.password_env.empty()) out.hidden_env.push_back(config.password_env);
+    if (out.to_stdout() && isatty(STDOUT_FILENO)) {
+      throw_usage(
+          "--out -: stdout is a terminal; pipe it somewhere (| zstd -dc | head, | aws s3 cp - "
+          "s3://...)");
+    }
+    if (given(app, "--format")) out.format = f.format;
+    if (out.format != "CSV" && out.format != "CSVWithNames") {
+      throw_usage("--format must be CSV or CSVWithNames, not \"" + out.format + "\"");
+    }
+    if (given(app, "--compression")) {
+      if (f.compression != "zstd" && f.compression != "none") {
+        throw_usage("--compression must be zstd or none, not \"" + f.compression + "\"");
+      }
+      out.compression = f.compression == "zstd" ? Compression::zstd : Compression::none;
+    }
+    if (given(app, "--zstd-level")) out.zstd_level = f.zstd_level;
+    if (given(app, "--max-rows-per-file")) out.limits.max_rows = f.max_rows_per_file;
+    if (given(app, "--max-bytes-per-file"))
+      out.limits.max_csv_bytes = parse_size(f.max_bytes, "--max-bytes-per-file");
+    if (given(app, "--max-compressed-bytes-per-file")) {
+      out.limits.max_compressed_bytes =
+          parse_size(f.max_compressed_bytes, "--max-compressed-bytes-per-file");
+    }
+    if (given(app, "--fresh")) out.fresh = f.fresh;
+    out.break_lock = f.break_lock;
+    if (given(app, "--workers")) o.workers = f.workers;
+    if (o.workers < 1 || o.workers > 256) throw_usage("--workers must be 1 to 256");
+    if (out.to_stdout() && o.workers > 1) {
+      spdlog::warn(
+          "--out -: tasks go to stdout one after another in the plan's order; --workers {} is "
+          "ignored",
+          o.workers);
+    }
+    if (given(app, "--retries")) o.retry.retries = f.retries;
+    if (given(app, "--retry-delay")) o.retry.first_delay = f.retry_delay;
+    if (given(app, "--retry-max-delay")) o.retry.max_delay = f.retry_max_delay;
+    if (o.retry.retries < 0 || o.retry.first_delay < 0 || o.retry.max_delay < 0) {
+      throw_usage("--retries, --retry-delay and --retry-max-delay must not be negative");
+    }
+    if (f.progress == "json") {
+      o.progress = ProgressMode::json;
+    } else if (f.progress == "bar") {
+      o.progress = ProgressMode::bar;
+    } else if (f.progress == "none") {
+      o.progress = ProgressMode::none;
+    } else if (f.progress == "auto") {
+      o.progress = (!f.quiet && isatty(STDERR_FILENO)) ? ProgressMode::bar : ProgressMode::none;
+    } else {
+      throw_usage("--progress must be auto, bar, json or none, not \"" + f.progress + "\"");
+    }
+  }
+  return o;
+}
+
+int run_verify(const CLI::App* app, const Flags& f) {
+  std::unique_ptr<ClickHouseClient> client;
+  if (f.against_server) {
+    LoadedConfig config;
+    if (given(app, "--config")) config = load_config(f.config);
+    ConnectionOptions connection = config.options.connection;
+    apply_connection(app, f, config, connection);
+    client = std::make_unique<ClickHouseClient>(connection);
+    client->set_cancel_flag(&cancel_token.requested);
+  }
+  std::unique_ptr<Store> store = open_store(f.verify_dir);
+  VerifyReport report = verify_export(*store, client.get());
+  for (const std::string& problem : report.problems) std::cout << problem << "\n";
+  std::cout.flush();
+  if (!report.problems.empty()) {
+    spdlog::error("{}: {} problem(s) in {} file(s), {} rows", f.verify_dir, report.problems.size(),
+                  report.files, report.rows);
+    return exit_code::validation;
+  }
+  std::string handed_off = report.handed_off == 0 ? std::string()
+                                                  : " (" + std::to_string(report.handed_off) +
+                                                        " handed off to --on-file and removed)";
+  spdlog::info("{}: OK: {} file(s), {} rows, {} bytes verified{}{}", f.verify_dir, report.files,
+               report.rows, report.bytes, handed_off,
+               f.against_server ? ", counts match the server" : "");
+  return exit_code::ok;
+}
+
+int run_plan(const ExportOptions& options, bool json) {
+  ClickHouseClient client(options.connection);
+  client.set_cancel_flag(&cancel_token.requested);
+  ServerVersion version = client.server_version();
+  auto plans =
+      plan_export(client, version, options.tables, options.split,
+                  ColumnOptions{options.output.datetime_format,
+                                options.output.format == "CSVWithNames", client.server_timezone()});
+  std::cout << (json ? plan_json(plans) : plan_text(plans));
+  size_t tasks = 0;
+  for (const auto& p : plans) tasks += p.tasks.size();
+  if (tasks == 0) spdlog::warn("the plan is empty: no rows within the bounds");
+  return exit_code::ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stderr_logger_mt("chexport");
+  logger->set_pattern("chexport: %l: %v");
+  spdlog::set_default_logger(logger);
+
+  CLI::App app{"chexport " CHEXPORT_VERSION
+               " - export ClickHouse tables over HTTP into validated, rotating zstd CSV files"};
+  app.footer(exit_codes_text);
+  app.set_version_flag("--version", "chexport " CHEXPORT_VERSION);
+  app.require_subcommand(1);
+
+  Flags f;
+  auto* exp =
+      app.add_subcommand("export", "export tables: one validated task per partition or range");
+  auto* plan = app.add_subcommand("plan", "show the tasks an export would run, and export nothing");
+  add_common(exp, f);
+  add_common(plan, f);
+  exp->add_option("--out,-o", f.out,
+                  "output directory, s3://bucket/prefix (AWS_* credentials), or - for one zstd "
+                  "stream on stdout");
+  exp->add_option("--s3-part-size", f.s3_part_size,
+                  "multipart upload part size for s3:// (default 8MiB, at least 5MiB)");
+  exp->add_option("--on-file", f.on_file,
+                  "run this shell command for each finished, validated file (CHEXPORT_FILE, "
+                  "CHEXPORT_ROWS, ...)");
+  exp->add_flag("--delete-after-hook", f.delete_after_hook,
+                "remove each file once its --on-file command succeeded");
+  exp->add_option("--manifest", f.manifest,
+                  "write the manifest here (default <out>/manifest.json; with --out -, none)");
+  exp->add_option("--format", f.format, "CSV (default) or CSVWithNames");
+  exp->add_option("--compression", f.compression, "zstd (default) or none");
+  exp->add_option("--zstd-level", f.zstd_level,
+                  "zstd level (1-22; negative levels are faster; default 3)");
+  exp->add_option("--max-rows-per-file", f.max_rows_per_file,
+                  "start a new file after this many rows (default 100000000; 0: no limit)");
+  exp->add_option("--max-bytes-per-file", f.max_bytes,
+                  "start a new file after this much CSV (e.g. 1GiB; 0: no limit)");
+  exp->add_option("--max-compressed-bytes-per-file", f.max_compressed_bytes,
+                  "start a new file after about this much compressed output (0: no limit)");
+  exp->add_option("--workers,-j", f.workers, "tasks exported at once (default 1)");
+  exp->add_flag("--break-lock", f.break_lock,
+                "take an s3:// output's lock from a run that has not refreshed it for 10 minutes");
+  exp->add_flag(
+      "--fresh", f.fresh,
+      "start over: replace an earlier export in the output directory instead of resuming it");
+  exp->add_option("--retries", f.retries,
+                  "further attempts for a task after a transient failure (default 5)");
+  exp->add_option("--retry-delay", f.retry_delay,
+                  "seconds before the first retry, doubled each time (default 1)");
+  exp->add_option("--retry-max-delay", f.retry_max_delay,
+                  "cap on the delay between attempts, seconds (default 30)");
+  exp->add_option("--progress", f.progress,
+                  "auto (a live line on a terminal), bar, json (events on stderr) or none");
+  exp->add_flag("--quiet,-q", f.quiet, "print only errors");
+  plan->add_flag("--json", f.json, "print the plan as JSON");
+  auto* verify = app.add_subcommand(
+      "verify", "check an export against its manifest: files, sizes, SHA-256, zstd, rows");
+  verify->add_option("dir", f.verify_dir, "the export's output directory or s3://bucket/prefix")
+      ->required();
+  verify->add_flag("--against-server", f.against_server,
+                   "also recount every task's rows on the server");
+  add_connection_flags(verify, f);
+  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : exit_code::usage;
+  }
+
+  try {
+    auto level = spdlog::level::from_str(f.log_level);
+    if (level == spdlog::level::off && f.log_level != "off") {
+      throw_usage("--log-level: unknown level \"" + f.log_level + "\"");
+    }
+    bool exporting = exp->parsed();
+    if (exporting && f.quiet) level = spdlog::level::err;
+    spdlog::set_level(level);
+    http_global_init();
+    if (verify->parsed()) return run_verify(verify, f);
+    ExportOptions options = build_options(exporting ? exp : plan, f, exporting);
+
+    std::signal(SIGPIPE, SIG_IGN);  // a closed stderr pipe must not kill a run mid-commit
+    std::signal(SIGCHLD, SIG_DFL);  // an inherited SIG_IGN would hide how --on-file ended
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    if (!exporting) return run_plan(options, f.json);
+
+    RunResult run = run_export(options, &cancel_token);
+    if (cancel_token.requested.load()) {
+      spdlog::error("interrupted; finished tasks are kept, the others left no files");
+      return cancel_token.exit_code.load();
+    }
+    if (run.exit_code == 0) {
+      spdlog::info("{}", run.summary);
+    } else {
+      spdlog::error("{}", run.summary);
+    }
+    return run.exit_code;
+  } catch (const Error& e) {
+    if (cancel_token.requested.load()) return cancel_token.exit_code.load();
+    spdlog::error("{}", e.what());
+    return exit_code_for(e.category());
+  } catch (const std::exception& e) {
+    spdlog::error("internal error: {}", e.what());
+    return exit_code::internal;
+  }
+}

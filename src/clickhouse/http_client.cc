@@ -1,0 +1,242 @@
+#include "chexport/clickhouse/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+
+#include "chexport/common/version.h"
+
+namespace chexport {
+namespace {
+
+constexpr size_t max_error_body = 64 * 1024;
+
+struct Transfer {
+  ByteSink* sink = nullptr;
+  HttpResponse* response = nullptr;
+  const std::atomic<bool>* cancel = nullptr;
+  std::exception_ptr error;
+};
+
+bool header_is(std::string_view line, std::string_view name) {
+  if (line.size() <= name.size() || line[name.size()] != ':') return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(line[i])) !=
+        std::tolower(static_cast<unsigned char>(name[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string header_value(std::string_view line) {
+  std::string_view v = line.substr(line.find(':') + 1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
+    v.remove_suffix(1);
+  return std::string(v);
+}
+
+// The response headers we keep, and where.
+constexpr std::pair<std::string_view, std::string HttpResponse::*> kept_headers[] = {
+    {"X-ClickHouse-Exception-Code", &HttpResponse::exception_code},
+    {"X-ClickHouse-Exception-Tag", &HttpResponse::exception_tag},
+    {"Retry-After", &HttpResponse::retry_after},
+    {"X-ClickHouse-Query-Id", &HttpResponse::query_id},
+    {"X-ClickHouse-Timezone", &HttpResponse::timezone},
+    {"X-ClickHouse-Server-Display-Name", &HttpResponse::display_name},
+    {"X-ClickHouse-Summary", &HttpResponse::summary},
+};
+
+std::string* header_field(HttpResponse& r, std::string_view line) {
+  for (const auto& [name, member] : kept_headers) {
+    if (header_is(line, name)) return &(r.*member);
+  }
+  return nullptr;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) noexcept {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * count);
+  try {
+    if (line.starts_with("HTTP/")) {
+      // A new response (also after "100 Continue"): forget the previous one's headers.
+      auto space = line.find(' ');
+      t->response->status =
+          space == std::string_view::npos ? 0 : std::atol(line.data() + space + 1);
+      for (const auto& header : kept_headers) (t->response->*header.second).clear();
+    } else if (std::string* field = header_field(*t->response, line)) {
+      *field = header_value(line);
+    }
+  } catch (...) {
+    t->error = std::current_exception();
+    return 0;
+  }
+  return size * count;
+}
+
+size_t on_body(char* data, size_t size, size_t count, void* user) noexcept {
+  auto* t = static_cast<Transfer*>(user);
+  size_t n = size * count;
+  try {
+    if (t->cancel != nullptr && t->cancel->load(std::memory_order_relaxed)) {
+      t->response->cancelled = true;
+      return CURL_WRITEFUNC_ERROR;
+    }
+    t->response->body_bytes += n;
+    HttpResponse& r = *t->response;
+    if (r.status == 200 && r.exception_code.empty()) {
+      t->sink->write(std::string_view(data, n));
+    } else if (r.error_body.size() < max_error_body) {
+      r.error_body.append(data, std::min(n, max_error_body - r.error_body.size()));
+    }
+    return n;
+  } catch (...) {
+    t->error = std::current_exception();
+    return CURL_WRITEFUNC_ERROR;
+  }
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) noexcept {
+  auto* t = static_cast<Transfer*>(user);
+  if (t->cancel != nullptr && t->cancel->load(std::memory_order_relaxed)) {
+    t->response->cancelled = true;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void http_global_init() {
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    throw std::runtime_error("cannot initialise libcurl");
+  }
+}
+
+std::string url_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out.push_back(' ');
+    } else if (text[i] == '%' && i + 2 < text.size() &&
+               std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+std::string url_encode(std::string_view text, bool keep_slash) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+        (keep_slash && c == '/')) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+HttpClient::HttpClient(ConnectionOptions options)
+    : options_(std::move(options)), curl_(curl_easy_init()) {
+  if (curl_ == nullptr) throw std::runtime_error("cannot create a libcurl handle");
+}
+
+HttpClient::~HttpClient() {
+  curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+HttpResponse HttpClient::post(const std::string& query_string, std::string_view body,
+                              ByteSink& sink) {
+  CURL* curl = static_cast<CURL*>(curl_);
+  curl_easy_reset(curl);  // keeps the connection cache
+
+  std::string url = options_.url;
+  // "http://host:port" has no path: the query string needs one.
+  auto scheme = url.find("://");
+  if (scheme != std::string::npos && url.find('/', scheme + 3) == std::string::npos) url += '/';
+  if (!query_string.empty()) {
+    url += (url.find('?') == std::string::npos) ? '?' : '&';
+    url += query_string;
+  }
+
+  HttpResponse response;
+  Transfer transfer{&sink, &response, cancel_, nullptr};
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Expect:");
+  headers = curl_slist_append(headers, "Content-Type: text/plain; charset=UTF-8");
+
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  // Ask for exactly what we decode: modern servers compress by default when asked.
+  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "identity");
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "chexport/" CHEXPORT_VERSION);
+  if (!options_.user.empty() || !options_.password.empty()) {
+    curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(curl, CURLOPT_USERNAME,
+                     options_.user.empty() ? "default" : options_.user.c_str());
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, options_.password.c_str());
+  }
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, options_.speed_limit);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options_.speed_time);
+  // Large reads: fewer recv() calls and wake-ups per byte, larger chunks down the pipeline.
+  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (!options_.cacert.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.cacert.c_str());
+  if (options_.insecure) {
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
+
+  CURLcode code = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+  // Do not leave pointers to this frame's buffers in the handle.
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_PASSWORD, "");
+
+  if (transfer.error) std::rethrow_exception(transfer.error);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status != 0) response.status = status;
+  curl_off_t connect_time = 0;
+  curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect_time);
+  response.connected = connect_time > 0 || response.status != 0;
+  response.curl_code = static_cast<int>(code);
+  if (code != CURLE_OK) {
+    response.curl_error = error_buffer[0] != 0 ? error_buffer : curl_easy_strerror(code);
+  }
+  return response;
+}
+
+}  // namespace chexport

@@ -1,0 +1,397 @@
+#include "chexport/output/s3.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <exception>
+#include <map>
+
+#include "chexport/clickhouse/http_client.h"
+#include "chexport/common/error.h"
+#include "chexport/common/sha256.h"
+#include "chexport/common/version.h"
+
+namespace chexport {
+namespace {
+
+const std::string empty_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+struct Transfer {
+  ByteSink* sink = nullptr;
+  std::string* body = nullptr;
+  std::string* etag = nullptr;
+  long status = 0;
+  std::exception_ptr error;
+};
+
+size_t on_header(char* data, size_t size, size_t count, void* user) noexcept {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) {
+    auto space = line.find(' ');
+    t->status = space == std::string_view::npos ? 0 : std::atol(line.data() + space + 1);
+  } else if (line.size() > 5 && (line.starts_with("ETag:") || line.starts_with("etag:") ||
+                                 line.starts_with("Etag:"))) {
+    std::string_view v = line.substr(5);
+    while (!v.empty() && (v.front() == ' ')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
+      v.remove_suffix(1);
+    t->etag->assign(v);
+  }
+  return size * count;
+}
+
+size_t on_body(char* data, size_t size, size_t count, void* user) noexcept {
+  auto* t = static_cast<Transfer*>(user);
+  size_t n = size * count;
+  try {
+    if (t->sink != nullptr && t->status == 200) {
+      t->sink->write(std::string_view(data, n));
+    } else if (t->body->size() < (1 << 20) * 16) {
+      t->body->append(data, n);
+    }
+    return n;
+  } catch (...) {
+    t->error = std::current_exception();
+    return CURL_WRITEFUNC_ERROR;
+  }
+}
+
+// Decodes the XML entities S3 uses, in one left-to-right pass (so "&amp;lt;" stays "&lt;").
+std::string xml_decode(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '&') {
+      out.push_back(text[i]);
+      continue;
+    }
+    size_t end = text.find(';', i);
+    if (end == std::string_view::npos) {
+      out.push_back('&');
+      continue;
+    }
+    std::string_view entity = text.substr(i + 1, end - i - 1);
+    if (entity == "amp")
+      out += '&';
+    else if (entity == "lt")
+      out += '<';
+    else if (entity == "gt")
+      out += '>';
+    else if (entity == "quot")
+      out += '"';
+    else if (entity == "apos")
+      out += '\'';
+    else if (entity.starts_with("#")) {
+      bool hex = entity.size() > 1 && (entity[1] == 'x' || entity[1] == 'X');
+      unsigned long code =
+          std::strtoul(std::string(entity.substr(hex ? 2 : 1)).c_str(), nullptr, hex ? 16 : 10);
+      if (code < 0x80) {
+        out += static_cast<char>(code);
+      } else if (code < 0x800) {
+        out += static_cast<char>(0xC0 | (code >> 6));
+        out += static_cast<char>(0x80 | (code & 0x3F));
+      } else {
+        out += static_cast<char>(0xE0 | (code >> 12));
+        out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (code & 0x3F));
+      }
+    } else {
+      out.append(text.substr(i, end - i + 1));
+    }
+    i = end;
+  }
+  return out;
+}
+
+// The text of <tag>...</tag> at or after `from`, and where it ended.
+std::string xml_value(std::string_view xml, std::string_view tag, size_t* from = nullptr) {
+  std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
+  size_t start = xml.find(open, from ? *from : 0);
+  if (start == std::string_view::npos) {
+    if (from) *from = std::string_view::npos;
+    return "";
+  }
+  start += open.size();
+  size_t end = xml.find(close, start);
+  if (end == std::string_view::npos) end = xml.size();
+  if (from) *from = end + close.size();
+  return xml_decode(xml.substr(start, end - start));
+}
+
+// S3 error codes worth another attempt, whatever the status says.
+bool transient_s3_code(const std::string& code) {
+  for (const char* c : {"XAmzContentSHA256Mismatch", "BadDigest", "RequestTimeout",
+                        "IncompleteBody", "OperationAborted", "SlowDown", "InternalError",
+                        "ServiceUnavailable", "RequestTimeTooSkewed"}) {
+    if (code == c) return true;
+  }
+  return false;
+}
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string s3_encode_key(std::string_view key) {
+  return url_encode(key, true);
+}
+
+bool is_s3_url(std::string_view text) {
+  return text.starts_with("s3://");
+}
+
+S3Location parse_s3_url(std::string_view text) {
+  if (!is_s3_url(text)) throw_usage("not an s3:// URL: " + std::string(text));
+  std::string_view rest = text.substr(5);
+  auto slash = rest.find('/');
+  S3Location loc{std::string(rest.substr(0, slash)),
+                 slash == std::string_view::npos ? "" : std::string(rest.substr(slash + 1))};
+  while (!loc.prefix.empty() && loc.prefix.back() == '/') loc.prefix.pop_back();
+  if (loc.bucket.size() < 3)
+    throw_usage("s3:// URL without a valid bucket name: " + std::string(text));
+  return loc;
+}
+
+std::string S3Location::key(std::string_view relative) const {
+  return prefix.empty() ? std::string(relative) : prefix + "/" + std::string(relative);
+}
+
+std::string S3Location::url() const {
+  return "s3://" + bucket + (prefix.empty() ? "" : "/" + prefix);
+}
+
+S3Credentials s3_credentials_from_env() {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return v == nullptr ? std::string() : std::string(v);
+  };
+  S3Credentials c;
+  c.access_key = env("AWS_ACCESS_KEY_ID");
+  c.secret_key = env("AWS_SECRET_ACCESS_KEY");
+  c.session_token = env("AWS_SESSION_TOKEN");
+  if (!env("AWS_REGION").empty())
+    c.region = env("AWS_REGION");
+  else if (!env("AWS_DEFAULT_REGION").empty())
+    c.region = env("AWS_DEFAULT_REGION");
+  c.endpoint = env("AWS_ENDPOINT_URL");
+  while (!c.endpoint.empty() && c.endpoint.back() == '/') c.endpoint.pop_back();
+  if (c.access_key.empty() || c.secret_key.empty()) {
+    throw_usage(
+        "s3:// output needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment");
+  }
+  return c;
+}
+
+S3Client::S3Client(S3Credentials credentials, std::string bucket)
+    : credentials_(std::move(credentials)), bucket_(std::move(bucket)), curl_(curl_easy_init()) {
+  if (curl_ == nullptr) throw std::runtime_error("cannot create a libcurl handle");
+}
+
+S3Client::~S3Client() {
+  curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+S3Client::Response S3Client::request(const char* method, const std::string& key,
+                                     const std::string& query, std::string_view body,
+                                     ByteSink* sink, const std::string& what,
+                                     const char* condition) {
+  CURL* curl = static_cast<CURL*>(curl_);
+  curl_easy_reset(curl);
+  std::string url = credentials_.endpoint.empty()
+                        ? "https://" + bucket_ + ".s3." + credentials_.region + ".amazonaws.com/" +
+                              s3_encode_key(key)
+                        : credentials_.endpoint + "/" + bucket_ + "/" + s3_encode_key(key);
+  if (!query.empty()) url += "?" + query;
+  Response response;
+  Transfer t{sink, &response.body, &response.etag, 0, nullptr};
+  std::string sha = body.empty() ? empty_sha256 : Sha256::of(body);
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, ("x-amz-content-sha256: " + sha).c_str());
+  if (!credentials_.session_token.empty()) {
+    headers =
+        curl_slist_append(headers, ("x-amz-security-token: " + credentials_.session_token).c_str());
+  }
+  if (condition != nullptr) headers = curl_slist_append(headers, condition);
+  // No "Expect:" to suppress 100-continue: libcurl would sign the empty header it never sends.
+  std::string sigv4 = "aws:amz:" + credentials_.region + ":s3";
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+  if (std::string_view(method) == "PUT" || std::string_view(method) == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+  } else if (std::string_view(method) == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  }
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4.c_str());
+  curl_easy_setopt(curl, CURLOPT_USERNAME, credentials_.access_key.c_str());
+  curl_easy_setopt(curl, CURLOPT_PASSWORD, credentials_.secret_key.c_str());
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "chexport/" CHEXPORT_VERSION);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 120L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  CURLcode code = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_PASSWORD, "");
+  if (t.error) std::rethrow_exception(t.error);
+  std::string where = what + " s3://" + bucket_ + "/" + key;
+  if (code != CURLE_OK) {
+    throw Error(ErrorKind::transient, ErrorCategory::connection,
+                where + ": " + (error_buffer[0] ? error_buffer : curl_easy_strerror(code)));
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  if (response.status >= 200 && response.status < 300) return response;
+  if (response.status == 412 && condition != nullptr) return response;
+  std::string s3_code = xml_value(response.body, "Code");
+  // A missing object is an answer (resume, verify); a missing bucket is an error.
+  if (response.status == 404 && std::string_view(method) == "GET" && sink != nullptr &&
+      s3_code != "NoSuchBucket") {
+    return response;
+  }
+  std::string message =
+      where + ": HTTP " + std::to_string(response.status) + (s3_code.empty() ? "" : " " + s3_code);
+  std::string detail = xml_value(response.body, "Message");
+  if (!detail.empty()) message += ": " + detail;
+  bool auth = response.status == 403 || s3_code == "InvalidAccessKeyId" ||
+              s3_code == "SignatureDoesNotMatch";
+  bool transient = (response.status >= 500 && response.status != 501) || response.status == 408 ||
+                   response.status == 429 || transient_s3_code(s3_code);
+  throw Error(transient ? ErrorKind::transient : ErrorKind::permanent,
+              auth ? ErrorCategory::auth : ErrorCategory::export_failed, message);
+}
+
+void S3Client::put_object(const std::string& key, std::string_view body) {
+  request("PUT", key, "", body, nullptr, "PUT");
+}
+
+bool S3Client::put_object_if_absent(const std::string& key, std::string_view body) {
+  return request("PUT", key, "", body, nullptr, "PUT", "If-None-Match: *").status != 412;
+}
+
+std::string S3Client::create_multipart_upload(const std::string& key) {
+  Response r = request("POST", key, "uploads=", "", nullptr, "starting a multipart upload of");
+  std::string id = xml_value(r.body, "UploadId");
+  if (id.empty())
+    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+                "no UploadId for s3://" + bucket_ + "/" + key);
+  return id;
+}
+
+std::string S3Client::upload_part(const std::string& key, const std::string& upload_id,
+                                  int part_number, std::string_view body) {
+  // Sorted parameters: the signature covers the query string exactly as written.
+  Response r =
+      request("PUT", key,
+              "partNumber=" + std::to_string(part_number) + "&uploadId=" + url_encode(upload_id),
+              body, nullptr, "uploading part " + std::to_string(part_number) + " of");
+  if (r.etag.empty()) {
+    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+                "uploading part " + std::to_string(part_number) + " of s3://" + bucket_ + "/" +
+                    key + ": no ETag in the answer");
+  }
+  return r.etag;
+}
+
+void S3Client::complete_multipart_upload(const std::string& key, const std::string& upload_id,
+                                         const std::vector<std::string>& etags) {
+  std::string xml = "<CompleteMultipartUpload>";
+  for (size_t i = 0; i < etags.size(); ++i) {
+    xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
+           xml_escape(etags[i]) + "</ETag></Part>";
+  }
+  xml += "</CompleteMultipartUpload>";
+  Response r = request("POST", key, "uploadId=" + url_encode(upload_id), xml, nullptr,
+                       "completing the upload of");
+  // S3 may answer 200 with an error document.
+  if (r.body.find("<Error>") != std::string::npos) {
+    throw Error(
+        ErrorKind::transient, ErrorCategory::export_failed,
+        "completing the upload of s3://" + bucket_ + "/" + key + ": " + xml_value(r.body, "Code"));
+  }
+}
+
+void S3Client::abort_multipart_upload(const std::string& key,
+                                      const std::string& upload_id) noexcept {
+  try {
+    request("DELETE", key, "uploadId=" + url_encode(upload_id), "", nullptr,
+            "aborting the upload of");
+  } catch (const std::exception&) {
+    // Best effort: a later run lists and aborts leftover uploads.
+  }
+}
+
+void S3Client::delete_object(const std::string& key) {
+  request("DELETE", key, "", "", nullptr, "DELETE");
+}
+
+bool S3Client::get_object(const std::string& key, ByteSink& sink) {
+  Response r = request("GET", key, "", "", &sink, "GET");
+  return r.status != 404;
+}
+
+std::vector<S3Client::Object> S3Client::list_objects(const std::string& prefix) {
+  std::vector<Object> objects;
+  std::string token;
+  do {
+    std::string query = (token.empty() ? "" : "continuation-token=" + url_encode(token) + "&") +
+                        "list-type=2&prefix=" + url_encode(prefix);
+    Response r = request("GET", "", query, "", nullptr, "listing");
+    size_t at = 0;
+    while (true) {
+      std::string contents = xml_value(r.body, "Contents", &at);
+      if (at == std::string::npos) break;
+      objects.push_back({xml_value(contents, "Key"),
+                         std::strtoull(xml_value(contents, "Size").c_str(), nullptr, 10)});
+    }
+    token = xml_value(r.body, "IsTruncated") == "true" ? xml_value(r.body, "NextContinuationToken")
+                                                       : "";
+  } while (!token.empty());
+  return objects;
+}
+
+std::vector<S3Client::Upload> S3Client::list_multipart_uploads(const std::string& prefix) {
+  std::vector<Upload> uploads;
+  Response r = request("GET", "", "prefix=" + url_encode(prefix) + "&uploads=", "", nullptr,
+                       "listing uploads in");
+  size_t at = 0;
+  while (true) {
+    std::string upload = xml_value(r.body, "Upload", &at);
+    if (at == std::string::npos) break;
+    uploads.push_back({xml_value(upload, "Key"), xml_value(upload, "UploadId")});
+  }
+  return uploads;
+}
+
+}  // namespace chexport

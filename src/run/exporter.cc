@@ -1,0 +1,480 @@
+#include "chexport/run/exporter.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "chexport/clickhouse/clickhouse.h"
+#include "chexport/common/error.h"
+#include "chexport/common/units.h"
+#include "chexport/output/stdout_file.h"
+#include "chexport/pipeline/atomic_file.h"
+#include "chexport/run/resume.h"
+#include "chexport/run/task_export.h"
+
+namespace chexport {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool cancelled(const CancelToken* cancel) {
+  return cancel != nullptr && cancel->requested.load();
+}
+
+// State shared by the workers of one run.
+class Run {
+ public:
+  // `store` (null with --out -) receives the manifest; it is used under the run's mutex only.
+  Run(const ExportOptions& options, const CancelToken* cancel, RunResult& result,
+      Progress& progress, Store* store)
+      : options_(options), cancel_(cancel), result_(result), progress_(progress), store_(store) {}
+
+  // Exports result_.tasks[i] for every i in `queue`, with up to options_.workers threads.
+  void execute(const std::vector<size_t>& queue) {
+    queue_ = queue;
+    // Stdout carries one stream: tasks one after another, in the plan's order.
+    size_t wanted = options_.output.to_stdout() ? 1 : static_cast<size_t>(options_.workers);
+    size_t n = std::min<size_t>(wanted, queue_.size());
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (size_t i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>(options_, cancel_));
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < n; ++i) threads.emplace_back([this, w = workers[i].get()] { work(*w); });
+    for (auto& t : threads) t.join();
+    if (cancelled(cancel_) && !workers.empty()) {
+      // The transfers stopped; a query that had produced nothing yet would run on.
+      std::vector<std::string> ids;
+      for (const auto& w : workers) ids.push_back(w->client.current_query_id());
+      Worker killer(options_, nullptr);
+      killer.client.kill_queries(ids);
+    }
+  }
+
+  void write_manifest() {
+    std::lock_guard lock(mutex_);
+    write_manifest_locked();
+  }
+
+ private:
+  void write_manifest_locked() {
+    if (!options_.output.manifest_path.empty()) {
+      write_file_atomically(options_.output.manifest_path, manifest_json(options_, result_));
+    } else if (store_ != nullptr) {
+      store_->put("manifest.json", manifest_json(options_, result_));
+    }
+  }
+
+  bool should_stop() {
+    if (cancelled(cancel_)) return true;
+    std::lock_guard lock(mutex_);
+    return !stop_reason_.empty();
+  }
+
+  void work(Worker& worker) {
+    while (!should_stop()) {
+      size_t next = next_.fetch_add(1);
+      if (next >= queue_.size()) return;
+      TaskResult result;
+      {
+        std::lock_guard lock(mutex_);
+        result = result_.tasks[queue_[next]];
+      }
+      run_task(worker, result);
+      std::lock_guard lock(mutex_);
+      result_.tasks[queue_[next]] = result;
+      result_.seconds = seconds_since(start_);
+      try {
+        write_manifest_locked();
+      } catch (const Error& e) {
+        // Without a manifest the run cannot be trusted or resumed: stop it, keep the error.
+        spdlog::error("cannot write the manifest: {}", e.what());
+        if (result_.exit_code == 0) result_.exit_code = exit_code_for(e.category());
+        if (stop_reason_.empty())
+          stop_reason_ = std::string("cannot write the manifest: ") + e.what();
+        return;
+      }
+    }
+  }
+
+  // Sleeps for `seconds` unless the run is cancelled or stopped first.
+  void pause(double seconds) {
+    auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(seconds));
+    while (Clock::now() < until && !should_stop())
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  double backoff(int attempt, const Error& e) {
+    const RetryPolicy& p = options_.retry;
+    double delay =
+        std::min(p.max_delay, p.first_delay * static_cast<double>(1u << std::min(attempt - 1, 20)));
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    delay *= std::uniform_real_distribution<double>(
+        0.5, 1.0)(rng);  // jitter: workers do not retry in step
+    if (e.retry_after() >= 0) delay = std::max(delay, std::min(e.retry_after(), p.max_delay));
+    return delay;
+  }
+
+  void run_task(Worker& worker, TaskResult& result) {
+    const auto task_start = Clock::now();
+    for (int attempt = 1;; ++attempt) {
+      result.attempts = attempt;
+      const uint64_t stdout_before = stdout_bytes_written();
+      std::optional<Error> failure;
+      try {
+        export_attempt(worker, options_.output, result, cancel_, progress_, attempt);
+        result.status = TaskStatus::done;
+        result.error.clear();
+        result.seconds = seconds_since(task_start);
+        spdlog::info("{}: {} rows in {} file(s), {} CSV -> {} ({:.2f} s{})", task_name(result.task),
+                     result.written_rows, result.files.size(), format_bytes(result.csv_bytes),
+                     format_bytes(result.compressed_bytes), result.seconds,
+                     attempt > 1 ? ", attempt " + std::to_string(attempt) : std::string());
+        progress_.task_finished(result.task, true, result.written_rows, result.files, "", false);
+        return;
+      } catch (const Error& e) {
+        failure = e;
+      } catch (const std::exception& e) {
+        // Not expected (a malformed answer, say); handled like any other failure.
+        failure = Error(ErrorKind::permanent, ErrorCategory::export_failed,
+                        "export of " + task_name(result.task) + ": " + e.what());
+      }
+      const Error& e = *failure;
+      if (e.category() != ErrorCategory::cancelled) {
+        // The server may still be running the query (a count(), or a slow first block).
+        worker.client.kill_queries({worker.client.current_query_id()});
+      }
+      if (options_.output.to_stdout() && stdout_bytes_written() != stdout_before) {
+        // Bytes on stdout cannot be taken back: a new attempt would write them twice.
+        Error final(
+            ErrorKind::permanent, e.category(),
+            std::string(e.what()) + " (after data went to stdout, which is now incomplete)");
+        fail(result, final, task_start);
+        std::lock_guard lock(mutex_);
+        if (stop_reason_.empty()) stop_reason_ = final.what();
+        return;
+      }
+      bool retry = e.transient() && attempt <= options_.retry.retries && !should_stop();
+      if (!retry) {
+        fail(result, e, task_start);
+        return;
+      }
+      double delay = backoff(attempt, e);
+      spdlog::warn("{} (attempt {} of {}; retrying in {:.1f} s)", e.what(), attempt,
+                   options_.retry.retries + 1, delay);
+      progress_.retry(result.task, attempt, delay, e.what());
+      pause(delay);
+    }
+  }
+
+  void fail(TaskResult& result, const Error& e, Clock::time_point task_start) {
+    result.status = TaskStatus::failed;
+    result.error = e.what();
+    result.exit_code = exit_code_for(e.category());
+    result.written_rows = result.csv_bytes = result.compressed_bytes = 0;
+    result.files.clear();
+    result.seconds = seconds_since(task_start);
+    if (e.category() != ErrorCategory::cancelled) spdlog::error("{}", e.what());
+    progress_.task_finished(result.task, false, 0, {}, result.error, false);
+    std::lock_guard lock(mutex_);
+    if (result_.exit_code == 0) result_.exit_code = result.exit_code;
+    // On stdout, the tasks are one stream: a missing one would leave a valid-looking stream.
+    bool stops = stops_the_run(e.category()) || options_.output.to_stdout();
+    if (stops && stop_reason_.empty()) stop_reason_ = result.error;
+  }
+
+  const ExportOptions& options_;
+  const CancelToken* cancel_;
+  RunResult& result_;
+  Progress& progress_;
+  Store* store_;
+  std::vector<size_t> queue_;
+  std::atomic<size_t> next_{0};
+  std::mutex mutex_;  // result_, stop_reason_, the manifest file
+  std::string stop_reason_;
+  Clock::time_point start_ = Clock::now();
+
+ public:
+  std::string stop_reason() {
+    std::lock_guard lock(mutex_);
+    return stop_reason_;
+  }
+};
+
+// The table directories this export owns: its tables' now, and those of the earlier run.
+std::vector<std::string> export_dirs(const ExportOptions& options, const PreviousExport& previous) {
+  std::set<std::string> dirs(previous.table_dirs.begin(), previous.table_dirs.end());
+  for (const TableSpec& t : options.tables) dirs.insert(table_dir(t.table.db, t.table.table));
+  return {dirs.begin(), dirs.end()};
+}
+
+// Whether `path` is named like a data file of chexport (part-NNNNNN.csv[.zst]) below one of `dirs`.
+bool is_data_file_in(const std::string& path, const std::vector<std::string>& dirs) {
+  std::string name = path.substr(path.rfind('/') + 1);
+  if (!name.starts_with("part-") || !(name.ends_with(".csv") || name.ends_with(".csv.zst")))
+    return false;
+  return std::any_of(dirs.begin(), dirs.end(),
+                     [&](const std::string& d) { return path.starts_with(d + "/"); });
+}
+
+// Without a manifest, data files in the tasks' directories belong to no known run (a --fresh
+// cut short, or someone's copy): exporting over them would mix two exports.
+void refuse_unlisted_data_files(Store& store, const RunResult& run) {
+  std::set<std::string> dirs;
+  for (const TaskResult& r : run.tasks) dirs.insert(r.task.dir);
+  for (const std::string& dir : dirs) {
+    for (const StoredFile& f : store.list(dir)) {
+      if (!is_data_file_in(f.path, {dir})) continue;
+      throw_usage(store.describe("") + " has data files but no manifest.json (" + f.path +
+                  "): not an export this run can resume; use --fresh to replace them, or another "
+                  "directory");
+    }
+  }
+}
+
+// --fresh: removes everything the earlier run wrote, once sure that the output holds nothing
+// else (a directory that is not an export of this tool must not be emptied by mistake).
+void start_fresh(const ExportOptions& options, const PreviousExport& previous, Store& store,
+                 const std::vector<std::string>& dirs) {
+  std::set<std::string> ours(previous.files.begin(), previous.files.end());
+  ours.insert("manifest.json");
+  for (const TableSpec& t : options.tables)
+    ours.insert(table_dir(t.table.db, t.table.table) + "/schema.sql");
+  std::vector<std::string> foreign, temps;
+  for (const StoredFile& f : store.list_all()) {
+    if (f.path == lock_file_name || ours.count(f.path)) continue;
+    if (is_data_file_in(f.path, dirs)) {  // chexport's own name in this export's directories
+      ours.insert(f.path);
+      continue;
+    }
+    bool temp = f.path.find(AtomicFile::temp_marker) != std::string::npos;
+    (temp ? temps : foreign).push_back(f.path);
+  }
+  if (!foreign.empty()) {
+    throw_usage("--fresh: " + store.describe("") + " holds " + std::to_string(foreign.size()) +
+                " file(s) that this export did not write (" + foreign[0] +
+                (foreign.size() > 1 ? ", ..." : "") +
+                "); remove them yourself, or export into another directory");
+  }
+  store.clean_leftovers(dirs);
+  for (const std::string& path : temps) store.remove(path);
+  // The manifest goes last: a --fresh cut short leaves it, and it still lists what is left.
+  for (const std::string& path : ours) {
+    if (path != "manifest.json") store.remove(path);
+  }
+  store.remove("manifest.json");
+  for (const std::string& dir : dirs) store.remove_tree(dir);
+}
+
+PreviousExport read_previous_for_fresh(Store& store) {
+  try {
+    return read_previous_export(store);
+  } catch (const Error& e) {
+    if (e.category() != ErrorCategory::usage) throw;
+    return PreviousExport{};  // an unreadable manifest lists nothing: start_fresh then refuses
+  }
+}
+
+// --fresh, or resume: decides which tasks an earlier run already finished, and cleans up what it
+// left behind (only in this export's directories). Marks kept tasks done in `run`.
+void prepare_output(const ExportOptions& options, RunResult& run, Store& store) {
+  if (options.output.fresh) {
+    PreviousExport previous = read_previous_for_fresh(store);
+    start_fresh(options, previous, store, export_dirs(options, previous));
+    return;
+  }
+  PreviousExport previous = read_previous_export(store);
+  if (size_t n = store.clean_leftovers(export_dirs(options, previous)); n > 0) {
+    spdlog::info("removed {} unfinished file(s) left by an earlier run", n);
+  }
+  if (!previous.exists) {
+    refuse_unlisted_data_files(store, run);
+    return;
+  }
+  check_same_options(previous, run.fingerprint, options.output.dir);
+  size_t kept = 0, redo = 0;
+  for (TaskResult& result : run.tasks) {
+    const Task& task = result.task;
+    auto it = previous.tasks.find(task.dir);
+    std::string why = why_export_again(previous, it == previous.tasks.end() ? nullptr : &it->second,
+                                       task, run.identity, store);
+    if (why.empty()) {
+      const PreviousTask& p = it->second;
+      result.status = TaskStatus::done;
+      result.kept = true;
+      result.query_id = p.query_id;
+      result.server = p.server;
+      result.count_before = result.count_after = result.written_rows = p.written_rows;
+      result.csv_bytes = p.csv_bytes;
+      result.compressed_bytes = p.compressed_bytes;
+      result.files = p.files;
+      remove_data_files(store, task.dir, p.files);
+      ++kept;
+    } else {
+      if (it != previous.tasks.end()) spdlog::info("{}: exporting again: {}", task_name(task), why);
+      remove_data_files(store, task.dir);
+      ++redo;
+    }
+  }
+  // Tasks of the earlier plan that are not in this one (a partition gone, or now split).
+  for (const auto& [task_dir, p] : previous.tasks) {
+    bool planned = std::any_of(run.tasks.begin(), run.tasks.end(),
+                               [&](const TaskResult& r) { return r.task.dir == task_dir; });
+    if (!planned && remove_data_files(store, task_dir) > 0) {
+      spdlog::info("{}: removed the files of a task that is no longer in the plan", task_dir);
+    }
+  }
+  spdlog::info("resuming the export in {}: {} task(s) already done and verified, {} to export",
+               store.describe(""), kept, redo);
+}
+
+// The table's CREATE statement as a script that runs as it is (clickhouse-client --multiquery)
+// on the server it came from: ended with ';', after the settings its types need there.
+std::string schema_sql(ClickHouseClient& client, const ServerVersion& version,
+                       const TableRef& table) {
+  std::string create = client.query("SHOW CREATE TABLE " + table.sql() + " FORMAT TSVRaw",
+                                    "reading the schema of " + table.display());
+  while (!create.empty() && (create.back() == '\n' || create.back() == ';')) create.pop_back();
+  std::string script;
+  // LowCardinality was experimental until 19.x; newer servers accept and ignore the setting.
+  if (!version.at_least(19, 0) && create.find("LowCardinality(") != std::string::npos)
+    script += "SET allow_experimental_low_cardinality_type = 1;\n";
+  return script + create + ";\n";
+}
+
+}  // namespace
+
+RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
+  const auto start = Clock::now();
+  RunResult run;
+  run.started_at = utc_now();
+  if (options.tables.empty()) throw_usage("no table to export (use --table db.table)");
+  if (options.output.format != "CSV" && options.output.format != "CSVWithNames") {
+    throw_usage("--format must be CSV or CSVWithNames, not \"" + options.output.format + "\"");
+  }
+
+  Worker probe(options, cancel);
+  run.server_version = probe.client.server_version().text;
+  ServerVersion version = parse_server_version(run.server_version);
+  run.server_timezone = probe.client.server_timezone();
+  run.identity.hostname = probe.client.server_hostname();
+  run.identity.url = options.connection.url;
+  spdlog::info("connected to ClickHouse {} at {}", run.server_version, options.connection.url);
+
+  std::vector<TablePlan> plans =
+      plan_export(probe.client, version, options.tables, options.split,
+                  ColumnOptions{options.output.datetime_format,
+                                options.output.format == "CSVWithNames", run.server_timezone});
+  for (const TablePlan& plan : plans) {
+    run.table_columns.push_back(plan.columns);
+    run.identity.table_uuids[plan.spec.table.display()] = plan.uuid;
+  }
+  run.fingerprint = export_fingerprint(options, run.table_columns, run.server_timezone);
+  uint64_t total_rows = 0, total_bytes = 0;
+  for (const TablePlan& plan : plans) {
+    for (const Task& task : plan.tasks) {
+      TaskResult result;
+      result.task = task;
+      run.tasks.push_back(std::move(result));
+      total_rows += task.planned_rows;
+      total_bytes += task.uncompressed_bytes;
+    }
+    spdlog::info("{}: {} task(s), {} rows planned", plan.spec.table.display(), plan.tasks.size(),
+                 plan.rows_in_bounds);
+    if (plan.tasks.empty())
+      spdlog::warn("{}: nothing to export within the bounds", plan.spec.table.display());
+  }
+  std::unique_ptr<Store> store;
+  std::unique_ptr<StoreLock> lock;  // held until the run ends: one run per output
+  if (!options.output.to_stdout()) {
+    store = open_store(options.output.dir, options.output.s3_part_size);
+    lock = store->lock(this_run_holder(run.started_at), options.output.break_lock);
+    prepare_output(options, run, *store);
+  }
+
+  for (const TablePlan& plan : plans) {
+    if (store == nullptr) break;  // no schema files next to a stream
+    const TableRef& table = plan.spec.table;
+    std::string path = table_dir(table.db, table.table) + "/schema.sql";
+    store->put(path, schema_sql(probe.client, version, table));
+    run.schema_files.push_back(path);
+  }
+
+  // Largest first, so that the longest task does not start last; ties keep the plan's order.
+  std::vector<size_t> queue;
+  for (size_t i = 0; i < run.tasks.size(); ++i) {
+    if (!run.tasks[i].kept) queue.push_back(i);
+  }
+  if (!options.output.to_stdout()) {
+    std::stable_sort(queue.begin(), queue.end(), [&](size_t a, size_t b) {
+      return run.tasks[a].task.planned_rows > run.tasks[b].task.planned_rows;
+    });
+  }
+
+  Progress progress(options.progress, run.tasks.size(), total_rows, total_bytes);
+  for (const TaskResult& r : run.tasks) {
+    if (r.kept) {
+      progress.add(r.csv_bytes, r.written_rows);
+      progress.task_finished(r.task, true, r.written_rows, {}, "", true);
+    }
+  }
+  Run executor(options, cancel, run, progress, store.get());
+  executor.write_manifest();
+  progress.start();
+  executor.execute(queue);
+  progress.stop();
+
+  std::string stop_reason = executor.stop_reason();
+  for (TaskResult& r : run.tasks) {
+    if (r.status != TaskStatus::pending) continue;
+    r.status = TaskStatus::failed;
+    r.error = cancelled(cancel) ? "not started: interrupted"
+                                : "not started: an earlier task failed: " + stop_reason;
+    r.exit_code = cancelled(cancel) ? cancel->exit_code.load() : run.exit_code;
+  }
+  run.finished_at = utc_now();
+  run.seconds = seconds_since(start);
+  if (cancelled(cancel)) run.exit_code = cancel->exit_code.load();
+  if (options.output.to_stdout() && run.exit_code != 0) poison_stdout();
+  executor.write_manifest();
+  RunTotals totals = totals_of(run);
+  progress.run_finished(run.exit_code, totals.rows, totals.failed_tasks);
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "%s: %llu task(s), %llu failed; %llu rows, %llu file(s), %s CSV -> %s in %.2f s "
+                "(%.1f MB/s) into %s",
+                totals.failed_tasks == 0 ? "export complete" : "export FAILED",
+                static_cast<unsigned long long>(totals.tasks),
+                static_cast<unsigned long long>(totals.failed_tasks),
+                static_cast<unsigned long long>(totals.rows),
+                static_cast<unsigned long long>(totals.files),
+                format_bytes(totals.csv_bytes).c_str(),
+                format_bytes(totals.compressed_bytes).c_str(), run.seconds,
+                run.seconds > 0 ? static_cast<double>(totals.csv_bytes) / 1e6 / run.seconds : 0.0,
+                options.output.dir.c_str());
+  run.summary = line;
+  return run;
+}
+
+}  // namespace chexport

@@ -1,0 +1,215 @@
+#include "chexport/run/task_export.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "chexport/common/error.h"
+#include "chexport/output/file_hook.h"
+#include "chexport/output/stdout_file.h"
+#include "chexport/pipeline/atomic_file.h"
+#include "chexport/pipeline/rotating_writer.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace chexport {
+namespace {
+
+std::string where_clause(const Task& task) {
+  return task.predicate.empty() ? std::string() : " WHERE " + task.predicate;
+}
+
+uint64_t count_rows(ClickHouseClient& client, const Task& task, const char* when) {
+  auto rows =
+      client.query_rows("SELECT toString(count()) FROM " + task.table.sql() + where_clause(task),
+                        std::string("counting rows of ") + task_name(task) + " " + when);
+  return std::stoull(rows.at(0).at(0));
+}
+
+// An error message the server appended to the body (reference §1, check 4), if any. The response
+// was already 200, so the error is classified by its code, like an error before the stream: a
+// deterministic one (throwIf, a result limit, a parse error) would fail every attempt alike.
+void throw_if_server_error_in_tail(const RotatingWriter& writer, const ResponseInfo& info,
+                                   const std::string& what) {
+  auto found = writer.tail().find_server_error(writer.scanner().in_quotes(), info.exception_tag);
+  if (!found) return;
+  ServerError e = parse_server_error(found->text);
+  uint64_t rows = writer.rows() - std::min(writer.rows(), found->records_in_text);
+  std::string message =
+      what + ": the server failed mid-stream after " + std::to_string(rows) + " rows: ";
+  if (e.code != 0) message += "ClickHouse error " + std::to_string(e.code) + ": ";
+  message += e.message;
+  // Without a code nothing says the error would repeat: try again.
+  ErrorKind kind = e.code == 0 ? ErrorKind::transient : classify_server_code(e.code);
+  throw Error(kind, ErrorCategory::export_failed, message).with_server_code(e.code);
+}
+
+// The stream's own evidence of failure: an appended error message, or a body that stops inside a
+// record. Returns normally for a clean stream.
+void check_stream_tail(const RotatingWriter& writer, const ResponseInfo& info,
+                       const std::string& what) {
+  throw_if_server_error_in_tail(writer, info, what);
+  if (!writer.scanner().at_record_boundary()) {
+    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+                what + ": the response ended inside a record after " +
+                    std::to_string(writer.csv_bytes()) + " bytes (truncated stream)");
+  }
+}
+
+// Passes the stream on to the writer and tells the progress display how far it got.
+class ProgressSink final : public ByteSink {
+ public:
+  ProgressSink(RotatingWriter& writer, Progress& progress) : writer_(writer), progress_(progress) {}
+  ~ProgressSink() override { progress_.take_back(bytes_, rows_); }  // only kept when committed
+  void write(std::string_view data) override {
+    writer_.write(data);
+    uint64_t rows = writer_.rows();
+    progress_.add(data.size(), rows - rows_);
+    bytes_ += data.size();
+    rows_ = rows;
+  }
+  void finish() override { writer_.finish(); }
+  void cancel() noexcept override { writer_.cancel(); }
+  void keep() noexcept { bytes_ = rows_ = 0; }
+
+ private:
+  RotatingWriter& writer_;
+  Progress& progress_;
+  uint64_t bytes_ = 0, rows_ = 0;
+};
+
+// Runs --on-file for each committed file (paths relative to the store); on a failure, takes
+// every file of the task back so that the retry starts from nothing.
+void hand_off(const OutputOptions& out, Store& store, const TaskResult& result,
+              const std::vector<WrittenFile>& files) {
+  const Task& task = result.task;
+  size_t done = 0;
+  try {
+    for (; done < files.size(); ++done) {
+      const WrittenFile& f = files[done];
+      std::string where = store.describe(f.path);
+      if (store.is_local()) where = std::filesystem::absolute(where).lexically_normal().string();
+      run_file_hook(out.on_file,
+                    {{"CHEXPORT_FILE", where},
+                     {"CHEXPORT_FILE_NAME", f.path},
+                     {"CHEXPORT_DB", task.table.db},
+                     {"CHEXPORT_TABLE", task.table.table},
+                     {"CHEXPORT_PARTITION", task.partition},
+                     {"CHEXPORT_RANGE", task.range},
+                     {"CHEXPORT_ROWS", std::to_string(f.rows)},
+                     {"CHEXPORT_CSV_BYTES", std::to_string(f.csv_bytes)},
+                     {"CHEXPORT_COMPRESSED_BYTES", std::to_string(f.compressed_bytes)},
+                     {"CHEXPORT_SHA256", f.sha256},
+                     {"CHEXPORT_QUERY_ID", result.query_id}},
+                    out.hidden_env);
+      if (out.delete_after_hook) store.remove(f.path);
+    }
+  } catch (const Error&) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (out.delete_after_hook && i < done) continue;
+      try {
+        store.remove(files[i].path);
+      } catch (const std::exception& e) {
+        spdlog::error("could not take back {}: {}", store.describe(files[i].path), e.what());
+      }
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
+std::string task_name(const Task& task) {
+  std::string name = task.table.display() + " ";
+  name += task.partition_id == "all" || task.partition.empty() ? std::string("(whole table)")
+                                                               : "partition " + task.partition;
+  if (!task.range.empty()) name += " range " + task.range;
+  return name;
+}
+
+Worker::Worker(const ExportOptions& options, const CancelToken* cancel)
+    : client(options.connection),
+      encoder(options.output.compression == Compression::zstd
+                  ? std::make_unique<ZstdEncoder>(options.output.zstd_level)
+                  : nullptr),
+      store(options.output.to_stdout()
+                ? nullptr
+                : open_store(options.output.dir, options.output.s3_part_size)) {
+  if (cancel != nullptr) client.set_cancel_flag(&cancel->requested);
+}
+
+void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result,
+                    const CancelToken* cancel, Progress& progress, int attempt) {
+  const Task& task = result.task;
+  const std::string what = "export of " + task_name(task);
+  ClickHouseClient& client = worker.client;
+
+  result.query_id = new_query_id();
+  result.server = ResponseInfo{};
+  result.count_before = count_rows(client, task, "before export");
+  if (result.count_before != task.planned_rows) {
+    // Either the data changed since planning, or the predicate does not select what the plan
+    // counted: both must stop the task rather than export something else.
+    throw_validation(what + ": the plan counted " + std::to_string(task.planned_rows) +
+                     " rows, but its predicate now selects " + std::to_string(result.count_before));
+  }
+  FileOpener open;
+  std::vector<std::string> names;  // relative to the store, in order
+  if (out.to_stdout()) {
+    open = [](size_t) -> std::unique_ptr<OutputFile> { return std::make_unique<StdoutFile>(); };
+  } else {
+    open = [&](size_t index) {
+      names.push_back(task.dir + "/" + data_file_name(index, out.compression));
+      return worker.store->create(names.back());
+    };
+  }
+  RotatingWriter writer(open, out.limits, worker.encoder.get(), out.format == "CSVWithNames");
+  ProgressSink sink(writer, progress);
+  std::string sql =
+      export_query(task.table, *task.columns, out.datetime_format, task.predicate, out.format);
+  spdlog::debug("{}: attempt {}, query_id {}: {}", task_name(task), attempt, result.query_id, sql);
+  progress.task_started(task, result.query_id, attempt);
+  try {
+    client.stream(sql, result.query_id, sink, what, &result.server);
+  } catch (const Error& e) {
+    // A server message in the tail explains a broken stream better than the transport error
+    // (26.7 closes the connection after its error block); local errors (disk full) stand.
+    if (e.category() == ErrorCategory::export_failed) {
+      throw_if_server_error_in_tail(writer, result.server, what);
+    }
+    throw;
+  }
+  if (cancel != nullptr && cancel->requested.load()) {
+    throw Error(ErrorKind::cancelled, ErrorCategory::cancelled, what + ": cancelled");
+  }
+  check_stream_tail(writer, result.server, what);
+  result.written_rows = writer.rows();
+  if (result.written_rows != result.count_before) {
+    throw_validation(what + ": received " + std::to_string(result.written_rows) +
+                     " rows but count() said " + std::to_string(result.count_before));
+  }
+  writer.finish();
+  check_layout_unchanged(client, task.table, *task.columns, what);
+  result.count_after = count_rows(client, task, "after export");
+  if (result.count_after != result.written_rows) {
+    throw_validation(what + ": count() changed from " + std::to_string(result.count_before) +
+                     " to " + std::to_string(result.count_after) +
+                     " during the export (the partition is still being written to)");
+  }
+  writer.commit();
+  result.csv_bytes = writer.csv_bytes();
+  result.files = writer.files();
+  for (size_t i = 0; i < names.size(); ++i) result.files[i].path = names[i];
+  if (!out.on_file.empty()) hand_off(out, *worker.store, result, result.files);
+  sink.keep();
+  result.compressed_bytes = 0;
+  for (WrittenFile& f : result.files) {
+    result.compressed_bytes += f.compressed_bytes;
+    f.handed_off = out.delete_after_hook;
+  }
+}
+
+}  // namespace chexport

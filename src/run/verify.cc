@@ -1,0 +1,174 @@
+#include "chexport/run/verify.h"
+
+#include <simdjson.h>
+
+#include <zstd.h>
+#include "chexport/common/json_read.h"
+
+#include <filesystem>
+#include <set>
+
+#include "chexport/common/error.h"
+#include "chexport/common/sha256.h"
+#include "chexport/pipeline/csv_scanner.h"
+
+namespace chexport {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Hashes a file's bytes and counts the records of its (decompressed) CSV as they stream by.
+class CheckSink final : public ByteSink {
+ public:
+  explicit CheckSink(bool zstd)
+      : dctx_(zstd ? ZSTD_createDCtx() : nullptr), output_(ZSTD_DStreamOutSize()) {}
+  ~CheckSink() override {
+    if (dctx_ != nullptr) ZSTD_freeDCtx(dctx_);
+  }
+  void write(std::string_view data) override {
+    size += data.size();
+    sha.update(data);
+    if (dctx_ == nullptr) {
+      scanner.scan(data);
+      return;
+    }
+    ZSTD_inBuffer in{data.data(), data.size(), 0};
+    while (in.pos < in.size && error.empty()) {
+      ZSTD_outBuffer out{output_.data(), output_.size(), 0};
+      last_ = ZSTD_decompressStream(dctx_, &out, &in);
+      if (ZSTD_isError(last_)) {
+        error = std::string("is not valid zstd (") + ZSTD_getErrorName(last_) + ")";
+        return;
+      }
+      scanner.scan(std::string_view(output_.data(), out.pos));
+    }
+  }
+  void finish() override {
+    // Drain what the decoder still holds; a frame that never ended is truncated.
+    while (dctx_ != nullptr && error.empty() && last_ != 0) {
+      ZSTD_inBuffer in{nullptr, 0, 0};
+      ZSTD_outBuffer out{output_.data(), output_.size(), 0};
+      last_ = ZSTD_decompressStream(dctx_, &out, &in);
+      if (ZSTD_isError(last_)) {
+        error = std::string("is not valid zstd (") + ZSTD_getErrorName(last_) + ")";
+      } else if (out.pos == 0) {
+        error = "is a truncated zstd frame";
+      }
+      scanner.scan(std::string_view(output_.data(), out.pos));
+    }
+    if (error.empty() && !scanner.at_record_boundary())
+      error = "does not end at a CSV record boundary";
+  }
+  void cancel() noexcept override {}
+
+  uint64_t size = 0;
+  Sha256 sha;
+  CsvScanner scanner;
+  std::string error;
+
+ private:
+  ZSTD_DCtx* dctx_;
+  std::vector<char> output_;
+  size_t last_ = 0;
+};
+
+}  // namespace
+
+VerifyReport verify_export(Store& store, ClickHouseClient* client) {
+  VerifyReport report;
+  std::string manifest_path = store.describe("manifest.json");
+  StringSink manifest_text;
+  if (!store.read("manifest.json", manifest_text)) {
+    throw_usage(store.describe("") + " has no manifest.json: not a chexport export");
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element manifest;
+  simdjson::padded_string padded(manifest_text.text);
+  if (parser.parse(padded).get(manifest) != simdjson::SUCCESS)
+    throw_usage(manifest_path + " cannot be parsed");
+  bool header = json_text(manifest["options"], "format") == "CSVWithNames";
+  std::set<std::string> listed;
+  simdjson::dom::array tasks;
+  if (manifest["tasks"].get_array().get(tasks) != simdjson::SUCCESS)
+    throw_usage(manifest_path + " lists no tasks");
+  for (simdjson::dom::element task : tasks) {
+    std::string task_dir = json_text(task, "dir");
+    std::string status = json_text(task, "status");
+    if (status != "done") {
+      report.problems.push_back("incomplete: task " + task_dir + " is " + status + ": " +
+                                json_text(task, "error"));
+      continue;
+    }
+    uint64_t task_rows = 0;
+    simdjson::dom::array files;
+    if (task["files"].get_array().get(files) != simdjson::SUCCESS) {
+      report.problems.push_back("inconsistent: task " + task_dir + " is done but lists no files");
+      continue;
+    }
+    for (simdjson::dom::element f : files) {
+      std::string path = json_text(f, "path");
+      listed.insert(path);
+      ++report.files;
+      task_rows += json_number(f, "rows");
+      if (json_flag(f, "handed_off")) {
+        ++report.handed_off;  // given to the --on-file command and removed: nothing to read
+        continue;
+      }
+      CheckSink check(path.ends_with(".zst"));
+      if (!store.read(path, check)) {
+        report.problems.push_back("missing: " + path);
+        continue;
+      }
+      check.finish();
+      uint64_t records = check.scanner.records();
+      report.bytes += check.size;
+      uint64_t rows = records - (header && records > 0 ? 1 : 0);
+      if (check.size != json_number(f, "compressed_bytes")) {
+        report.problems.push_back("corrupted: " + path + " has " + std::to_string(check.size) +
+                                  " bytes, the manifest says " +
+                                  std::to_string(json_number(f, "compressed_bytes")));
+      } else if (check.sha.hex_digest() != json_text(f, "sha256")) {
+        report.problems.push_back("corrupted: " + path + " does not match its SHA-256");
+      } else if (!check.error.empty()) {
+        report.problems.push_back("corrupted: " + path + " " + check.error);
+      } else if (rows != json_number(f, "rows")) {
+        report.problems.push_back("corrupted: " + path + " holds " + std::to_string(rows) +
+                                  " rows, the manifest says " +
+                                  std::to_string(json_number(f, "rows")));
+      }
+      report.rows += rows;
+    }
+    if (task_rows != json_number(task, "written_rows")) {
+      report.problems.push_back("inconsistent: task " + task_dir + " lists files with " +
+                                std::to_string(task_rows) + " rows but says it wrote " +
+                                std::to_string(json_number(task, "written_rows")));
+    }
+    if (client != nullptr) {
+      std::string db = json_text(task, "db"), table = json_text(task, "table"),
+                  predicate = json_text(task, "predicate");
+      std::string sql = "SELECT toString(count()) FROM " + quote_identifier(db) + "." +
+                        quote_identifier(table) + (predicate.empty() ? "" : " WHERE " + predicate);
+      uint64_t now = std::stoull(client->query_rows(sql, "recounting " + task_dir).at(0).at(0));
+      if (now != task_rows) {
+        report.problems.push_back("changed on the server: task " + task_dir + " has " +
+                                  std::to_string(task_rows) + " rows exported, count() now says " +
+                                  std::to_string(now));
+      }
+    }
+  }
+  // Files the manifest does not know about, anywhere in the export.
+  std::set<std::string> known = listed;
+  known.insert("manifest.json");
+  known.insert(lock_file_name);
+  simdjson::dom::array tables;
+  if (manifest["tables"].get_array().get(tables) == simdjson::SUCCESS) {
+    for (simdjson::dom::element t : tables) known.insert(json_text(t, "schema"));
+  }
+  for (const StoredFile& file : store.list_all()) {
+    if (!known.count(file.path))
+      report.problems.push_back("extra: " + file.path + " is not in the manifest");
+  }
+  return report;
+}
+
+}  // namespace chexport
