@@ -128,6 +128,132 @@ class Reader {
   std::string name_;
 };
 
+// "clickhouse": the connection.
+void read_clickhouse(Reader& r, element e, const std::string& p, LoadedConfig& config) {
+  ConnectionOptions& c = config.options.connection;
+  auto text = [&](std::string& to) {
+    return [&r, &to](element v, const std::string& q) { to = r.string(v, q); };
+  };
+  r.object(e, p,
+           {
+               {"url", text(c.url)},
+               {"user", text(c.user)},
+               {"password_env", text(config.password_env)},
+               {"password_file", text(config.password_file)},
+               {"cacert", text(c.cacert)},
+               {"settings",
+                [&](element v, const std::string& q) {
+                  simdjson::dom::object obj;
+                  if (v.get_object().get(obj) != simdjson::SUCCESS) r.fail(q, "expected an object");
+                  for (auto f : obj) {
+                    c.settings.emplace_back(std::string(f.key),
+                                            r.scalar(f.value, q + "." + std::string(f.key)));
+                  }
+                }},
+               {"connect_timeout",
+                [&](element v, const std::string& q) {
+                  c.connect_timeout_ms = static_cast<long>(r.count(v, q)) * 1000;
+                }},
+           });
+}
+
+// A string that must be one of two words.
+std::string one_of(Reader& r, element v, const std::string& q, const char* a, const char* b) {
+  std::string word = r.string(v, q);
+  if (word != a && word != b) {
+    r.fail(q, std::string("expected \"") + a + "\" or \"" + b + "\", got \"" + word + "\"");
+  }
+  return word;
+}
+
+// "output": where and how the files are written.
+void read_output(Reader& r, element e, const std::string& p, LoadedConfig& config) {
+  OutputOptions& out = config.options.output;
+  r.object(e, p,
+           {
+               {"dir",
+                [&](element v, const std::string& q) {
+                  out.dir = r.string(v, q);
+                  config.has_dir = true;
+                }},
+               {"format",
+                [&](element v, const std::string& q) {
+                  out.format = one_of(r, v, q, "CSV", "CSVWithNames");
+                }},
+               {"datetime_format",
+                [&](element v, const std::string& q) {
+                  out.datetime_format = parse_datetime_format(one_of(r, v, q, "text", "unix"), q);
+                }},
+               {"compression",
+                [&](element v, const std::string& q) {
+                  out.compression = one_of(r, v, q, "zstd", "none") == "zstd" ? Compression::zstd
+                                                                              : Compression::none;
+                }},
+               {"zstd_level",
+                [&](element v, const std::string& q) { out.zstd_level = r.integer(v, q); }},
+               {"max_rows_per_file",
+                [&](element v, const std::string& q) { out.limits.max_rows = r.count(v, q); }},
+               {"max_bytes_per_file",
+                [&](element v, const std::string& q) { out.limits.max_csv_bytes = r.size(v, q); }},
+               {"max_compressed_bytes_per_file",
+                [&](element v, const std::string& q) {
+                  out.limits.max_compressed_bytes = r.size(v, q);
+                }},
+           });
+}
+
+// "split": the task limits.
+void read_split(Reader& r, element e, const std::string& p, SplitOptions& split) {
+  r.object(e, p,
+           {
+               {"max_rows_per_task",
+                [&](element v, const std::string& q) { split.max_rows_per_task = r.count(v, q); }},
+               {"max_bytes_per_task",
+                [&](element v, const std::string& q) { split.max_bytes_per_task = r.size(v, q); }},
+           });
+}
+
+// One entry of "tables", in the old tool's vocabulary.
+TableSpec read_table(Reader& r, element t, const std::string& tp, const std::string& name) {
+  TableSpec spec;
+  bool has_db = false, has_table = false;
+  auto text = [&](std::string& to) {
+    return [&r, &to](element v, const std::string& q) { to = r.string(v, q); };
+  };
+  r.object(t, tp,
+           {
+               {"db",
+                [&](element v, const std::string& q) {
+                  spec.table.db = r.string(v, q);
+                  has_db = true;
+                }},
+               {"table",
+                [&](element v, const std::string& q) {
+                  spec.table.table = r.string(v, q);
+                  has_table = true;
+                }},
+               {"mode",
+                [&](element v, const std::string& q) {
+                  spec.mode = one_of(r, v, q, "all", "partition") == "all" ? TableMode::all
+                                                                           : TableMode::partition;
+                }},
+               {"partition_expr", text(spec.partition_expr)},
+               {"lower_condition", text(spec.lower_condition)},
+               {"upper_condition", text(spec.upper_condition)},
+               {"split_field", text(spec.split_field)},
+               {"split_filed",
+                [&](element v, const std::string& q) {
+                  spdlog::warn(
+                      "{}: {}: \"split_filed\" is the old tool's spelling; read as \"split_field\"",
+                      name, q);
+                  spec.split_field = r.string(v, q);
+                }},
+           });
+  if (!has_db || spec.table.db.empty()) r.fail(tp + ".db", "missing (the table's database)");
+  if (!has_table || spec.table.table.empty()) r.fail(tp + ".table", "missing (the table's name)");
+  return spec;
+}
+
 }  // namespace
 
 LoadedConfig parse_config(const std::string& json, const std::string& name) {
@@ -140,184 +266,29 @@ LoadedConfig parse_config(const std::string& json, const std::string& name) {
   if (auto error = parser.parse(padded).get(root); error != simdjson::SUCCESS) {
     throw_usage(name + ": not valid JSON (" + simdjson::error_message(error) + ")");
   }
-  bool has_tables = false;
-  r.object(
-      root, "",
-      {
-          {"clickhouse",
-           [&](element e, const std::string& p) {
-             r.object(
-                 e, p,
-                 {
-                     {"url",
-                      [&](element v, const std::string& q) { o.connection.url = r.string(v, q); }},
-                     {"user",
-                      [&](element v, const std::string& q) { o.connection.user = r.string(v, q); }},
-                     {"password_env",
-                      [&](element v, const std::string& q) {
-                        config.password_env = r.string(v, q);
-                      }},
-                     {"password_file",
-                      [&](element v, const std::string& q) {
-                        config.password_file = r.string(v, q);
-                      }},
-                     {"settings",
-                      [&](element v, const std::string& q) {
-                        simdjson::dom::object obj;
-                        if (v.get_object().get(obj) != simdjson::SUCCESS)
-                          r.fail(q, "expected an object");
-                        for (auto f : obj) {
-                          o.connection.settings.emplace_back(
-                              std::string(f.key), r.scalar(f.value, q + "." + std::string(f.key)));
-                        }
-                      }},
-                     {"connect_timeout",
-                      [&](element v, const std::string& q) {
-                        o.connection.connect_timeout_ms = static_cast<long>(r.count(v, q)) * 1000;
-                      }},
-                     {"cacert",
-                      [&](element v, const std::string& q) {
-                        o.connection.cacert = r.string(v, q);
-                      }},
-                 });
-           }},
-          {"workers",
-           [&](element e, const std::string& p) {
-             uint64_t n = r.count(e, p);
-             if (n < 1 || n > 256) r.fail(p, "expected 1 to 256, got " + std::to_string(n));
-             o.workers = static_cast<int>(n);
-             config.has_workers = true;
-           }},
-          {"output",
-           [&](element e, const std::string& p) {
-             r.object(e, p,
-                      {
-                          {"dir",
-                           [&](element v, const std::string& q) {
-                             o.output.dir = r.string(v, q);
-                             config.has_dir = true;
-                           }},
-                          {"format",
-                           [&](element v, const std::string& q) {
-                             o.output.format = r.string(v, q);
-                             if (o.output.format != "CSV" && o.output.format != "CSVWithNames") {
-                               r.fail(q, "expected \"CSV\" or \"CSVWithNames\", got \"" +
-                                             o.output.format + "\"");
-                             }
-                           }},
-                          {"datetime_format",
-                           [&](element v, const std::string& q) {
-                             std::string d = r.string(v, q);
-                             if (d != "text" && d != "unix")
-                               r.fail(q, "expected \"text\" or \"unix\", got \"" + d + "\"");
-                             o.output.datetime_format = parse_datetime_format(d, q);
-                           }},
-                          {"compression",
-                           [&](element v, const std::string& q) {
-                             std::string c = r.string(v, q);
-                             if (c != "zstd" && c != "none")
-                               r.fail(q, "expected \"zstd\" or \"none\", got \"" + c + "\"");
-                             o.output.compression =
-                                 c == "zstd" ? Compression::zstd : Compression::none;
-                           }},
-                          {"zstd_level",
-                           [&](element v, const std::string& q) {
-                             o.output.zstd_level = r.integer(v, q);
-                           }},
-                          {"max_rows_per_file",
-                           [&](element v, const std::string& q) {
-                             o.output.limits.max_rows = r.count(v, q);
-                           }},
-                          {"max_bytes_per_file",
-                           [&](element v, const std::string& q) {
-                             o.output.limits.max_csv_bytes = r.size(v, q);
-                           }},
-                          {"max_compressed_bytes_per_file",
-                           [&](element v, const std::string& q) {
-                             o.output.limits.max_compressed_bytes = r.size(v, q);
-                           }},
-                      });
-           }},
-          {"split",
-           [&](element e, const std::string& p) {
-             r.object(e, p,
-                      {
-                          {"max_rows_per_task",
-                           [&](element v, const std::string& q) {
-                             o.split.max_rows_per_task = r.count(v, q);
-                           }},
-                          {"max_bytes_per_task",
-                           [&](element v, const std::string& q) {
-                             o.split.max_bytes_per_task = r.size(v, q);
-                           }},
-                      });
-           }},
-          {"tables",
-           [&](element e, const std::string& p) {
-             simdjson::dom::array tables;
-             if (e.get_array().get(tables) != simdjson::SUCCESS) {
-               r.fail(p, std::string("expected an array, got ") + type_name(e.type()));
-             }
-             has_tables = true;
-             size_t i = 0;
-             for (element t : tables) {
-               std::string tp = p + "[" + std::to_string(i++) + "]";
-               TableSpec spec;
-               bool has_db = false, has_table = false;
-               r.object(t, tp,
-                        {
-                            {"db",
-                             [&](element v, const std::string& q) {
-                               spec.table.db = r.string(v, q);
-                               has_db = true;
-                             }},
-                            {"table",
-                             [&](element v, const std::string& q) {
-                               spec.table.table = r.string(v, q);
-                               has_table = true;
-                             }},
-                            {"mode",
-                             [&](element v, const std::string& q) {
-                               std::string m = r.string(v, q);
-                               if (m != "all" && m != "partition") {
-                                 r.fail(q, "expected \"all\" or \"partition\", got \"" + m + "\"");
-                               }
-                               spec.mode = m == "all" ? TableMode::all : TableMode::partition;
-                             }},
-                            {"partition_expr",
-                             [&](element v, const std::string& q) {
-                               spec.partition_expr = r.string(v, q);
-                             }},
-                            {"lower_condition",
-                             [&](element v, const std::string& q) {
-                               spec.lower_condition = r.string(v, q);
-                             }},
-                            {"upper_condition",
-                             [&](element v, const std::string& q) {
-                               spec.upper_condition = r.string(v, q);
-                             }},
-                            {"split_field",
-                             [&](element v, const std::string& q) {
-                               spec.split_field = r.string(v, q);
-                             }},
-                            {"split_filed",
-                             [&](element v, const std::string& q) {
-                               spdlog::warn(
-                                   "{}: {}: \"split_filed\" is the old tool's spelling; read as "
-                                   "\"split_field\"",
-                                   name, q);
-                               spec.split_field = r.string(v, q);
-                             }},
-                        });
-               if (!has_db || spec.table.db.empty())
-                 r.fail(tp + ".db", "missing (the table's database)");
-               if (!has_table || spec.table.table.empty())
-                 r.fail(tp + ".table", "missing (the table's name)");
-               o.tables.push_back(std::move(spec));
-             }
-           }},
-      });
-  (void)has_tables;
+  r.object(root, "",
+           {
+               {"clickhouse",
+                [&](element e, const std::string& p) { read_clickhouse(r, e, p, config); }},
+               {"workers",
+                [&](element e, const std::string& p) {
+                  uint64_t n = r.count(e, p);
+                  if (n < 1 || n > 256) r.fail(p, "expected 1 to 256, got " + std::to_string(n));
+                  o.workers = static_cast<int>(n);
+                  config.has_workers = true;
+                }},
+               {"output", [&](element e, const std::string& p) { read_output(r, e, p, config); }},
+               {"split", [&](element e, const std::string& p) { read_split(r, e, p, o.split); }},
+               {"tables",
+                [&](element e, const std::string& p) {
+                  simdjson::dom::array tables;
+                  if (e.get_array().get(tables) != simdjson::SUCCESS)
+                    r.fail(p, std::string("expected an array, got ") + type_name(e.type()));
+                  size_t i = 0;
+                  for (element t : tables)
+                    o.tables.push_back(read_table(r, t, p + "[" + std::to_string(i++) + "]", name));
+                }},
+           });
   return config;
 }
 

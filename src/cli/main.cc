@@ -233,13 +233,8 @@ void apply_connection(const CLI::App* app, const Flags& f, const LoadedConfig& c
   if (f.insecure) c.insecure = true;
 }
 
-ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting) {
-  LoadedConfig config;
-  if (given(app, "--config")) config = load_config(f.config);
-  ExportOptions o = config.options;
-  apply_connection(app, f, config, o.connection);
-
-  // Tables: --table replaces the config's list; table flags apply to the single-table case.
+// Tables: --table replaces the config's list; table flags apply to the single-table case.
+void apply_tables(const CLI::App* app, const Flags& f, ExportOptions& o) {
   if (given(app, "--table")) {
     o.tables.clear();
     for (const std::string& t : f.tables)
@@ -270,86 +265,145 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
   if (given(app, "--max-rows-per-task")) o.split.max_rows_per_task = f.max_rows_per_task;
   if (given(app, "--max-bytes-per-task"))
     o.split.max_bytes_per_task = parse_size(f.max_bytes_per_task, "--max-bytes-per-task");
+}
 
+// Where the export goes, and what must not go with it.
+void apply_destination(const CLI::App* app, const Flags& f, const LoadedConfig& config,
+                       OutputOptions& out) {
+  if (given(app, "--out")) out.dir = f.out;
+  if (out.dir.empty())
+    throw_usage("no output directory: give --out DIR or \"output\": {\"dir\": ...}");
+  if (given(app, "--manifest")) out.manifest_path = f.manifest;
+  if (given(app, "--on-file")) out.on_file = f.on_file;
+  out.delete_after_hook = f.delete_after_hook;
+  if (out.delete_after_hook && out.on_file.empty())
+    throw_usage("--delete-after-hook needs --on-file");
+  if (out.to_stdout() && !out.on_file.empty())
+    throw_usage("--on-file needs files: it cannot be used with --out -");
+  if (is_s3_url(out.dir) && out.delete_after_hook) {
+    throw_usage(
+        "--delete-after-hook is for local files; with s3:// there is nothing local to delete");
+  }
+  if (!out.manifest_path.empty() && !out.to_stdout()) {
+    throw_usage("--manifest is for --out -; a directory or bucket keeps its manifest.json itself");
+  }
+  if (given(app, "--s3-part-size")) out.s3_part_size = parse_size(f.s3_part_size, "--s3-part-size");
+  // The hook must not see the ClickHouse password, whichever variable it came from.
+  out.hidden_env = {"CLICKHOUSE_PASSWORD"};
+  if (given(app, "--password-env")) out.hidden_env.push_back(f.password_env);
+  if (!config.password_env.empty()) out.hidden_env.push_back(config.password_env);
+  if (out.to_stdout() && isatty(STDOUT_FILENO)) {
+    throw_usage(
+        "--out -: stdout is a terminal; pipe it somewhere (| zstd -dc | head, | aws s3 cp - "
+        "s3://...)");
+  }
+  if (given(app, "--fresh")) out.fresh = f.fresh;
+  out.break_lock = f.break_lock;
+}
+
+// What the files look like.
+void apply_file_shape(const CLI::App* app, const Flags& f, OutputOptions& out) {
+  if (given(app, "--format")) out.format = f.format;
+  if (out.format != "CSV" && out.format != "CSVWithNames") {
+    throw_usage("--format must be CSV or CSVWithNames, not \"" + out.format + "\"");
+  }
+  if (given(app, "--compression")) {
+    if (f.compression != "zstd" && f.compression != "none") {
+      throw_usage("--compression must be zstd or none, not \"" + f.compression + "\"");
+    }
+    out.compression = f.compression == "zstd" ? Compression::zstd : Compression::none;
+  }
+  if (given(app, "--zstd-level")) out.zstd_level = f.zstd_level;
+  if (given(app, "--max-rows-per-file")) out.limits.max_rows = f.max_rows_per_file;
+  if (given(app, "--max-bytes-per-file"))
+    out.limits.max_csv_bytes = parse_size(f.max_bytes, "--max-bytes-per-file");
+  if (given(app, "--max-compressed-bytes-per-file")) {
+    out.limits.max_compressed_bytes =
+        parse_size(f.max_compressed_bytes, "--max-compressed-bytes-per-file");
+  }
+}
+
+// Workers, retries and progress.
+void apply_run(const CLI::App* app, const Flags& f, ExportOptions& o) {
+  if (given(app, "--workers")) o.workers = f.workers;
+  if (o.workers < 1 || o.workers > 256) throw_usage("--workers must be 1 to 256");
+  if (o.output.to_stdout() && o.workers > 1) {
+    spdlog::warn(
+        "--out -: tasks go to stdout one after another in the plan's order; --workers {} is "
+        "ignored",
+        o.workers);
+  }
+  if (given(app, "--retries")) o.retry.retries = f.retries;
+  if (given(app, "--retry-delay")) o.retry.first_delay = f.retry_delay;
+  if (given(app, "--retry-max-delay")) o.retry.max_delay = f.retry_max_delay;
+  if (o.retry.retries < 0 || o.retry.first_delay < 0 || o.retry.max_delay < 0) {
+    throw_usage("--retries, --retry-delay and --retry-max-delay must not be negative");
+  }
+  if (f.progress == "json") {
+    o.progress = ProgressMode::json;
+  } else if (f.progress == "bar") {
+    o.progress = ProgressMode::bar;
+  } else if (f.progress == "none") {
+    o.progress = ProgressMode::none;
+  } else if (f.progress == "auto") {
+    o.progress = (!f.quiet && isatty(STDERR_FILENO)) ? ProgressMode::bar : ProgressMode::none;
+  } else {
+    throw_usage("--progress must be auto, bar, json or none, not \"" + f.progress + "\"");
+  }
+}
+
+void add_export_flags(CLI::App* exp, Flags& f) {
+  exp->add_option("--out,-o", f.out,
+                  "output directory, s3://bucket/prefix (AWS_* credentials), or - for one zstd "
+                  "stream on stdout");
+  exp->add_option("--s3-part-size", f.s3_part_size,
+                  "multipart upload part size for s3:// (default 8MiB, at least 5MiB)");
+  exp->add_option("--on-file", f.on_file,
+                  "run this shell command for each finished, validated file (CHEXPORT_FILE, "
+                  "CHEXPORT_ROWS, ...)");
+  exp->add_flag("--delete-after-hook", f.delete_after_hook,
+                "remove each file once its --on-file command succeeded");
+  exp->add_option("--manifest", f.manifest,
+                  "write the manifest here (default <out>/manifest.json; with --out -, none)");
+  exp->add_option("--format", f.format, "CSV (default) or CSVWithNames");
+  exp->add_option("--compression", f.compression, "zstd (default) or none");
+  exp->add_option("--zstd-level", f.zstd_level,
+                  "zstd level (1-22; negative levels are faster; default 3)");
+  exp->add_option("--max-rows-per-file", f.max_rows_per_file,
+                  "start a new file after this many rows (default 100000000; 0: no limit)");
+  exp->add_option("--max-bytes-per-file", f.max_bytes,
+                  "start a new file after this much CSV (e.g. 1GiB; 0: no limit)");
+  exp->add_option("--max-compressed-bytes-per-file", f.max_compressed_bytes,
+                  "start a new file after about this much compressed output (0: no limit)");
+  exp->add_option("--workers,-j", f.workers, "tasks exported at once (default 1)");
+  exp->add_flag("--break-lock", f.break_lock,
+                "take an s3:// output's lock from a run that has not refreshed it for 10 minutes");
+  exp->add_flag(
+      "--fresh", f.fresh,
+      "start over: replace an earlier export in the output directory instead of resuming it");
+  exp->add_option("--retries", f.retries,
+                  "further attempts for a task after a transient failure (default 5)");
+  exp->add_option("--retry-delay", f.retry_delay,
+                  "seconds before the first retry, doubled each time (default 1)");
+  exp->add_option("--retry-max-delay", f.retry_max_delay,
+                  "cap on the delay between attempts, seconds (default 30)");
+  exp->add_option("--progress", f.progress,
+                  "auto (a live line on a terminal), bar, json (events on stderr) or none");
+  exp->add_flag("--quiet,-q", f.quiet, "print only errors");
+}
+
+ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting) {
+  LoadedConfig config;
+  if (given(app, "--config")) config = load_config(f.config);
+  ExportOptions o = config.options;
+  apply_connection(app, f, config, o.connection);
+  apply_tables(app, f, o);
   if (given(app, "--datetime-format"))
     o.output.datetime_format = parse_datetime_format(f.datetime_format, "--datetime-format");
-
   if (exporting) {
-    OutputOptions& out = o.output;
-    if (given(app, "--out")) out.dir = f.out;
-    if (out.dir.empty())
-      throw_usage("no output directory: give --out DIR or \"output\": {\"dir\": ...}");
-    if (given(app, "--manifest")) out.manifest_path = f.manifest;
-    if (given(app, "--on-file")) out.on_file = f.on_file;
-    out.delete_after_hook = f.delete_after_hook;
-    if (out.delete_after_hook && out.on_file.empty())
-      throw_usage("--delete-after-hook needs --on-file");
-    if (out.to_stdout() && !out.on_file.empty())
-      throw_usage("--on-file needs files: it cannot be used with --out -");
-    if (is_s3_url(out.dir) && out.delete_after_hook) {
-      throw_usage(
-          "--delete-after-hook is for local files; with s3:// there is nothing local to delete");
-    }
-    if (!out.manifest_path.empty() && !out.to_stdout()) {
-      throw_usage(
-          "--manifest is for --out -; a directory or bucket keeps its manifest.json itself");
-    }
-    if (given(app, "--s3-part-size"))
-      out.s3_part_size = parse_size(f.s3_part_size, "--s3-part-size");
-    // The hook must not see the ClickHouse password, whichever variable it came from.
-    out.hidden_env = {"CLICKHOUSE_PASSWORD"};
-    if (given(app, "--password-env")) out.hidden_env.push_back(f.password_env);
-    if (!config.password_env.empty()) out.hidden_env.push_back(config.password_env);
-    if (out.to_stdout() && isatty(STDOUT_FILENO)) {
-      throw_usage(
-          "--out -: stdout is a terminal; pipe it somewhere (| zstd -dc | head, | aws s3 cp - "
-          "s3://...)");
-    }
-    if (given(app, "--format")) out.format = f.format;
-    if (out.format != "CSV" && out.format != "CSVWithNames") {
-      throw_usage("--format must be CSV or CSVWithNames, not \"" + out.format + "\"");
-    }
-    if (given(app, "--compression")) {
-      if (f.compression != "zstd" && f.compression != "none") {
-        throw_usage("--compression must be zstd or none, not \"" + f.compression + "\"");
-      }
-      out.compression = f.compression == "zstd" ? Compression::zstd : Compression::none;
-    }
-    if (given(app, "--zstd-level")) out.zstd_level = f.zstd_level;
-    if (given(app, "--max-rows-per-file")) out.limits.max_rows = f.max_rows_per_file;
-    if (given(app, "--max-bytes-per-file"))
-      out.limits.max_csv_bytes = parse_size(f.max_bytes, "--max-bytes-per-file");
-    if (given(app, "--max-compressed-bytes-per-file")) {
-      out.limits.max_compressed_bytes =
-          parse_size(f.max_compressed_bytes, "--max-compressed-bytes-per-file");
-    }
-    if (given(app, "--fresh")) out.fresh = f.fresh;
-    out.break_lock = f.break_lock;
-    if (given(app, "--workers")) o.workers = f.workers;
-    if (o.workers < 1 || o.workers > 256) throw_usage("--workers must be 1 to 256");
-    if (out.to_stdout() && o.workers > 1) {
-      spdlog::warn(
-          "--out -: tasks go to stdout one after another in the plan's order; --workers {} is "
-          "ignored",
-          o.workers);
-    }
-    if (given(app, "--retries")) o.retry.retries = f.retries;
-    if (given(app, "--retry-delay")) o.retry.first_delay = f.retry_delay;
-    if (given(app, "--retry-max-delay")) o.retry.max_delay = f.retry_max_delay;
-    if (o.retry.retries < 0 || o.retry.first_delay < 0 || o.retry.max_delay < 0) {
-      throw_usage("--retries, --retry-delay and --retry-max-delay must not be negative");
-    }
-    if (f.progress == "json") {
-      o.progress = ProgressMode::json;
-    } else if (f.progress == "bar") {
-      o.progress = ProgressMode::bar;
-    } else if (f.progress == "none") {
-      o.progress = ProgressMode::none;
-    } else if (f.progress == "auto") {
-      o.progress = (!f.quiet && isatty(STDERR_FILENO)) ? ProgressMode::bar : ProgressMode::none;
-    } else {
-      throw_usage("--progress must be auto, bar, json or none, not \"" + f.progress + "\"");
-    }
+    apply_destination(app, f, config, o.output);
+    apply_file_shape(app, f, o.output);
+    apply_run(app, f, o);
   }
   return o;
 }
@@ -416,43 +470,7 @@ int main(int argc, char** argv) {
   auto* plan = app.add_subcommand("plan", "show the tasks an export would run, and export nothing");
   add_common(exp, f);
   add_common(plan, f);
-  exp->add_option("--out,-o", f.out,
-                  "output directory, s3://bucket/prefix (AWS_* credentials), or - for one zstd "
-                  "stream on stdout");
-  exp->add_option("--s3-part-size", f.s3_part_size,
-                  "multipart upload part size for s3:// (default 8MiB, at least 5MiB)");
-  exp->add_option("--on-file", f.on_file,
-                  "run this shell command for each finished, validated file (CHEXPORT_FILE, "
-                  "CHEXPORT_ROWS, ...)");
-  exp->add_flag("--delete-after-hook", f.delete_after_hook,
-                "remove each file once its --on-file command succeeded");
-  exp->add_option("--manifest", f.manifest,
-                  "write the manifest here (default <out>/manifest.json; with --out -, none)");
-  exp->add_option("--format", f.format, "CSV (default) or CSVWithNames");
-  exp->add_option("--compression", f.compression, "zstd (default) or none");
-  exp->add_option("--zstd-level", f.zstd_level,
-                  "zstd level (1-22; negative levels are faster; default 3)");
-  exp->add_option("--max-rows-per-file", f.max_rows_per_file,
-                  "start a new file after this many rows (default 100000000; 0: no limit)");
-  exp->add_option("--max-bytes-per-file", f.max_bytes,
-                  "start a new file after this much CSV (e.g. 1GiB; 0: no limit)");
-  exp->add_option("--max-compressed-bytes-per-file", f.max_compressed_bytes,
-                  "start a new file after about this much compressed output (0: no limit)");
-  exp->add_option("--workers,-j", f.workers, "tasks exported at once (default 1)");
-  exp->add_flag("--break-lock", f.break_lock,
-                "take an s3:// output's lock from a run that has not refreshed it for 10 minutes");
-  exp->add_flag(
-      "--fresh", f.fresh,
-      "start over: replace an earlier export in the output directory instead of resuming it");
-  exp->add_option("--retries", f.retries,
-                  "further attempts for a task after a transient failure (default 5)");
-  exp->add_option("--retry-delay", f.retry_delay,
-                  "seconds before the first retry, doubled each time (default 1)");
-  exp->add_option("--retry-max-delay", f.retry_max_delay,
-                  "cap on the delay between attempts, seconds (default 30)");
-  exp->add_option("--progress", f.progress,
-                  "auto (a live line on a terminal), bar, json (events on stderr) or none");
-  exp->add_flag("--quiet,-q", f.quiet, "print only errors");
+  add_export_flags(exp, f);
   plan->add_flag("--json", f.json, "print the plan as JSON");
   auto* verify = app.add_subcommand(
       "verify", "check an export against its manifest: files, sizes, SHA-256, zstd, rows");

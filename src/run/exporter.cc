@@ -363,25 +363,15 @@ std::string schema_sql(ClickHouseClient& client, const ServerVersion& version,
   return script + create + ";\n";
 }
 
-}  // namespace
-
-RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
-  const auto start = Clock::now();
-  RunResult run;
-  run.started_at = utc_now();
-  if (options.tables.empty()) throw_usage("no table to export (use --table db.table)");
-  if (options.output.format != "CSV" && options.output.format != "CSVWithNames") {
-    throw_usage("--format must be CSV or CSVWithNames, not \"" + options.output.format + "\"");
-  }
-
-  Worker probe(options, cancel);
+// Connects, plans, and records what the plan says about the server, the tables and the tasks.
+std::vector<TablePlan> plan_run(const ExportOptions& options, Worker& probe, RunResult& run,
+                                ServerVersion& version) {
   run.server_version = probe.client.server_version().text;
-  ServerVersion version = parse_server_version(run.server_version);
+  version = parse_server_version(run.server_version);
   run.server_timezone = probe.client.server_timezone();
   run.identity.hostname = probe.client.server_hostname();
   run.identity.url = options.connection.url;
   spdlog::info("connected to ClickHouse {} at {}", run.server_version, options.connection.url);
-
   std::vector<TablePlan> plans =
       plan_export(probe.client, version, options.tables, options.split,
                   ColumnOptions{options.output.datetime_format,
@@ -389,39 +379,33 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
   for (const TablePlan& plan : plans) {
     run.table_columns.push_back(plan.columns);
     run.identity.table_uuids[plan.spec.table.display()] = plan.uuid;
-  }
-  run.fingerprint = export_fingerprint(options, run.table_columns, run.server_timezone);
-  uint64_t total_rows = 0, total_bytes = 0;
-  for (const TablePlan& plan : plans) {
     for (const Task& task : plan.tasks) {
       TaskResult result;
       result.task = task;
       run.tasks.push_back(std::move(result));
-      total_rows += task.planned_rows;
-      total_bytes += task.uncompressed_bytes;
     }
     spdlog::info("{}: {} task(s), {} rows planned", plan.spec.table.display(), plan.tasks.size(),
                  plan.rows_in_bounds);
     if (plan.tasks.empty())
       spdlog::warn("{}: nothing to export within the bounds", plan.spec.table.display());
   }
-  std::unique_ptr<Store> store;
-  std::unique_ptr<StoreLock> lock;  // held until the run ends: one run per output
-  if (!options.output.to_stdout()) {
-    store = open_store(options.output.dir, options.output.s3_part_size);
-    lock = store->lock(this_run_holder(run.started_at), options.output.break_lock);
-    prepare_output(options, run, *store);
-  }
+  run.fingerprint = export_fingerprint(options, run.table_columns, run.server_timezone);
+  return plans;
+}
 
+void write_schemas(ClickHouseClient& client, const ServerVersion& version,
+                   const std::vector<TablePlan>& plans, Store& store, RunResult& run) {
   for (const TablePlan& plan : plans) {
-    if (store == nullptr) break;  // no schema files next to a stream
     const TableRef& table = plan.spec.table;
     std::string path = table_dir(table.db, table.table) + "/schema.sql";
-    store->put(path, schema_sql(probe.client, version, table));
+    store.put(path, schema_sql(client, version, table));
     run.schema_files.push_back(path);
   }
+}
 
-  // Largest first, so that the longest task does not start last; ties keep the plan's order.
+// The tasks left to export, largest first (so that the longest does not start last; ties keep
+// the plan's order), or in the plan's order on stdout.
+std::vector<size_t> export_queue(const ExportOptions& options, const RunResult& run) {
   std::vector<size_t> queue;
   for (size_t i = 0; i < run.tasks.size(); ++i) {
     if (!run.tasks[i].kept) queue.push_back(i);
@@ -431,21 +415,11 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
       return run.tasks[a].task.planned_rows > run.tasks[b].task.planned_rows;
     });
   }
+  return queue;
+}
 
-  Progress progress(options.progress, run.tasks.size(), total_rows, total_bytes);
-  for (const TaskResult& r : run.tasks) {
-    if (r.kept) {
-      progress.add(r.csv_bytes, r.written_rows);
-      progress.task_finished(r.task, true, r.written_rows, {}, "", true);
-    }
-  }
-  Run executor(options, cancel, run, progress, store.get());
-  executor.write_manifest();
-  progress.start();
-  executor.execute(queue);
-  progress.stop();
-
-  std::string stop_reason = executor.stop_reason();
+// Tasks that never ran: why, for the manifest.
+void mark_not_started(RunResult& run, const CancelToken* cancel, const std::string& stop_reason) {
   for (TaskResult& r : run.tasks) {
     if (r.status != TaskStatus::pending) continue;
     r.status = TaskStatus::failed;
@@ -453,13 +427,10 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
                                 : "not started: an earlier task failed: " + stop_reason;
     r.exit_code = cancelled(cancel) ? cancel->exit_code.load() : run.exit_code;
   }
-  run.finished_at = utc_now();
-  run.seconds = seconds_since(start);
-  if (cancelled(cancel)) run.exit_code = cancel->exit_code.load();
-  if (options.output.to_stdout() && run.exit_code != 0) poison_stdout();
-  executor.write_manifest();
+}
+
+std::string summary_line(const RunResult& run, const std::string& destination) {
   RunTotals totals = totals_of(run);
-  progress.run_finished(run.exit_code, totals.rows, totals.failed_tasks);
   char line[512];
   std::snprintf(line, sizeof line,
                 "%s: %llu task(s), %llu failed; %llu rows, %llu file(s), %s CSV -> %s in %.2f s "
@@ -472,8 +443,59 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
                 format_bytes(totals.csv_bytes).c_str(),
                 format_bytes(totals.compressed_bytes).c_str(), run.seconds,
                 run.seconds > 0 ? static_cast<double>(totals.csv_bytes) / 1e6 / run.seconds : 0.0,
-                options.output.dir.c_str());
-  run.summary = line;
+                destination.c_str());
+  return line;
+}
+
+}  // namespace
+
+RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
+  const auto start = Clock::now();
+  RunResult run;
+  run.started_at = utc_now();
+  if (options.tables.empty()) throw_usage("no table to export (use --table db.table)");
+  if (options.output.format != "CSV" && options.output.format != "CSVWithNames") {
+    throw_usage("--format must be CSV or CSVWithNames, not \"" + options.output.format + "\"");
+  }
+  Worker probe(options, cancel);
+  ServerVersion version;
+  std::vector<TablePlan> plans = plan_run(options, probe, run, version);
+
+  std::unique_ptr<Store> store;     // none with --out -: no schema files next to a stream
+  std::unique_ptr<StoreLock> lock;  // held until the run ends: one run per output
+  if (!options.output.to_stdout()) {
+    store = open_store(options.output.dir, options.output.s3_part_size);
+    lock = store->lock(this_run_holder(run.started_at), options.output.break_lock);
+    prepare_output(options, run, *store);
+    write_schemas(probe.client, version, plans, *store, run);
+  }
+
+  uint64_t total_rows = 0, total_bytes = 0;
+  for (const TaskResult& r : run.tasks) {
+    total_rows += r.task.planned_rows;
+    total_bytes += r.task.uncompressed_bytes;
+  }
+  Progress progress(options.progress, run.tasks.size(), total_rows, total_bytes);
+  for (const TaskResult& r : run.tasks) {
+    if (!r.kept) continue;
+    progress.add(r.csv_bytes, r.written_rows);
+    progress.task_finished(r.task, true, r.written_rows, {}, "", true);
+  }
+  Run executor(options, cancel, run, progress, store.get());
+  executor.write_manifest();
+  progress.start();
+  executor.execute(export_queue(options, run));
+  progress.stop();
+
+  mark_not_started(run, cancel, executor.stop_reason());
+  run.finished_at = utc_now();
+  run.seconds = seconds_since(start);
+  if (cancelled(cancel)) run.exit_code = cancel->exit_code.load();
+  if (options.output.to_stdout() && run.exit_code != 0) poison_stdout();
+  executor.write_manifest();
+  RunTotals totals = totals_of(run);
+  progress.run_finished(run.exit_code, totals.rows, totals.failed_tasks);
+  run.summary = summary_line(run, options.output.dir);
   return run;
 }
 

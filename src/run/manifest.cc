@@ -49,30 +49,8 @@ void write_response_info(JsonWriter& j, const ResponseInfo& info) {
   j.end_object();
 }
 
-}  // namespace
-
-std::string manifest_json(const ExportOptions& options, const RunResult& run) {
+void write_options(JsonWriter& j, const ExportOptions& options, const RunResult& run) {
   const OutputOptions& out = options.output;
-  JsonWriter j;
-  j.begin_object();
-  j.field("manifest_version", 1);
-  j.key("tool")
-      .begin_object()
-      .field("name", "chexport")
-      .field("version", CHEXPORT_VERSION)
-      .end_object();
-  j.key("server")
-      .begin_object()
-      .field("url", options.connection.url)
-      .field("user",
-             options.connection.user.empty() ? std::string("default") : options.connection.user)
-      .field("version", run.server_version)
-      .field("timezone", run.server_timezone)
-      .field("hostname", run.identity.hostname)
-      .end_object();
-  j.field("started_at", run.started_at)
-      .field("finished_at", run.finished_at)
-      .field("seconds", run.seconds);
   j.key("options").begin_object();
   j.field("format", out.format);
   j.field("datetime_format", to_string(out.datetime_format));
@@ -94,6 +72,9 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
       .field("max_rows_per_task", options.split.max_rows_per_task)
       .field("max_bytes_per_task", options.split.max_bytes_per_task)
       .end_object();
+}
+
+void write_tables(JsonWriter& j, const ExportOptions& options, const RunResult& run) {
   j.key("tables").begin_array();
   for (size_t i = 0; i < options.tables.size(); ++i) {
     const TableSpec& t = options.tables[i];
@@ -110,35 +91,63 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
     j.end_object();
   }
   j.end_array();
+}
 
-  j.key("tasks").begin_array();
-  for (const TaskResult& t : run.tasks) {
-    j.begin_object();
-    j.field("db", t.task.table.db).field("table", t.task.table.table);
-    write_task_fields(j, t.task);
-    j.field("expected_rows", t.count_before);
-    j.field("rows_after", t.count_after);
-    j.field("written_rows", t.written_rows);
-    j.field("csv_bytes", t.csv_bytes).field("compressed_bytes", t.compressed_bytes);
-    j.field("status", to_string(t.status));
-    if (!t.error.empty()) j.field("error", t.error);
-    j.field("query_id", t.query_id).field("attempts", t.attempts).field("kept", t.kept);
-    write_response_info(j, t.server);
-    j.field("seconds", t.seconds);
-    j.key("files").begin_array();
-    for (const WrittenFile& f : t.files) {
-      j.begin_object()
-          .field("path", f.path)
-          .field("rows", f.rows)
-          .field("csv_bytes", f.csv_bytes)
-          .field("compressed_bytes", f.compressed_bytes)
-          .field("sha256", f.sha256)
-          .field("handed_off", f.handed_off)
-          .end_object();
-    }
-    j.end_array();
-    j.end_object();
+void write_task(JsonWriter& j, const TaskResult& t) {
+  j.begin_object();
+  j.field("db", t.task.table.db).field("table", t.task.table.table);
+  write_task_fields(j, t.task);
+  j.field("expected_rows", t.count_before);
+  j.field("rows_after", t.count_after);
+  j.field("written_rows", t.written_rows);
+  j.field("csv_bytes", t.csv_bytes).field("compressed_bytes", t.compressed_bytes);
+  j.field("status", to_string(t.status));
+  if (!t.error.empty()) j.field("error", t.error);
+  j.field("query_id", t.query_id).field("attempts", t.attempts).field("kept", t.kept);
+  write_response_info(j, t.server);
+  j.field("seconds", t.seconds);
+  j.key("files").begin_array();
+  for (const WrittenFile& f : t.files) {
+    j.begin_object()
+        .field("path", f.path)
+        .field("rows", f.rows)
+        .field("csv_bytes", f.csv_bytes)
+        .field("compressed_bytes", f.compressed_bytes)
+        .field("sha256", f.sha256)
+        .field("handed_off", f.handed_off)
+        .end_object();
   }
+  j.end_array();
+  j.end_object();
+}
+
+}  // namespace
+
+std::string manifest_json(const ExportOptions& options, const RunResult& run) {
+  JsonWriter j;
+  j.begin_object();
+  j.field("manifest_version", 1);
+  j.key("tool")
+      .begin_object()
+      .field("name", "chexport")
+      .field("version", CHEXPORT_VERSION)
+      .end_object();
+  j.key("server")
+      .begin_object()
+      .field("url", options.connection.url)
+      .field("user",
+             options.connection.user.empty() ? std::string("default") : options.connection.user)
+      .field("version", run.server_version)
+      .field("timezone", run.server_timezone)
+      .field("hostname", run.identity.hostname)
+      .end_object();
+  j.field("started_at", run.started_at)
+      .field("finished_at", run.finished_at)
+      .field("seconds", run.seconds);
+  write_options(j, options, run);
+  write_tables(j, options, run);
+  j.key("tasks").begin_array();
+  for (const TaskResult& t : run.tasks) write_task(j, t);
   j.end_array();
   RunTotals totals = totals_of(run);
   j.key("totals")

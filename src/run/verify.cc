@@ -72,6 +72,40 @@ class CheckSink final : public ByteSink {
   size_t last_ = 0;
 };
 
+// One file the manifest lists: there, of its size and SHA-256, valid zstd, of its rows.
+void check_file(Store& store, simdjson::dom::element f, bool header, std::set<std::string>& listed,
+                VerifyReport& report) {
+  std::string path = json_text(f, "path");
+  listed.insert(path);
+  ++report.files;
+  if (json_flag(f, "handed_off")) {
+    ++report.handed_off;  // given to the --on-file command and removed: nothing to read
+    return;
+  }
+  CheckSink check(path.ends_with(".zst"));
+  if (!store.read(path, check)) {
+    report.problems.push_back("missing: " + path);
+    return;
+  }
+  check.finish();
+  uint64_t records = check.scanner.records();
+  report.bytes += check.size;
+  uint64_t rows = records - (header && records > 0 ? 1 : 0);
+  if (check.size != json_number(f, "compressed_bytes")) {
+    report.problems.push_back("corrupted: " + path + " has " + std::to_string(check.size) +
+                              " bytes, the manifest says " +
+                              std::to_string(json_number(f, "compressed_bytes")));
+  } else if (check.sha.hex_digest() != json_text(f, "sha256")) {
+    report.problems.push_back("corrupted: " + path + " does not match its SHA-256");
+  } else if (!check.error.empty()) {
+    report.problems.push_back("corrupted: " + path + " " + check.error);
+  } else if (rows != json_number(f, "rows")) {
+    report.problems.push_back("corrupted: " + path + " holds " + std::to_string(rows) +
+                              " rows, the manifest says " + std::to_string(json_number(f, "rows")));
+  }
+  report.rows += rows;
+}
+
 }  // namespace
 
 VerifyReport verify_export(Store& store, ClickHouseClient* client) {
@@ -106,37 +140,8 @@ VerifyReport verify_export(Store& store, ClickHouseClient* client) {
       continue;
     }
     for (simdjson::dom::element f : files) {
-      std::string path = json_text(f, "path");
-      listed.insert(path);
-      ++report.files;
       task_rows += json_number(f, "rows");
-      if (json_flag(f, "handed_off")) {
-        ++report.handed_off;  // given to the --on-file command and removed: nothing to read
-        continue;
-      }
-      CheckSink check(path.ends_with(".zst"));
-      if (!store.read(path, check)) {
-        report.problems.push_back("missing: " + path);
-        continue;
-      }
-      check.finish();
-      uint64_t records = check.scanner.records();
-      report.bytes += check.size;
-      uint64_t rows = records - (header && records > 0 ? 1 : 0);
-      if (check.size != json_number(f, "compressed_bytes")) {
-        report.problems.push_back("corrupted: " + path + " has " + std::to_string(check.size) +
-                                  " bytes, the manifest says " +
-                                  std::to_string(json_number(f, "compressed_bytes")));
-      } else if (check.sha.hex_digest() != json_text(f, "sha256")) {
-        report.problems.push_back("corrupted: " + path + " does not match its SHA-256");
-      } else if (!check.error.empty()) {
-        report.problems.push_back("corrupted: " + path + " " + check.error);
-      } else if (rows != json_number(f, "rows")) {
-        report.problems.push_back("corrupted: " + path + " holds " + std::to_string(rows) +
-                                  " rows, the manifest says " +
-                                  std::to_string(json_number(f, "rows")));
-      }
-      report.rows += rows;
+      check_file(store, f, header, listed, report);
     }
     if (task_rows != json_number(task, "written_rows")) {
       report.problems.push_back("inconsistent: task " + task_dir + " lists files with " +
