@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   clickhouse-server clickhouse-client curl zstd clang-format
   radosgw ceph-mon ceph-osd
+  nginx-light tinyproxy-bin openssl
 )
 
 missing=()

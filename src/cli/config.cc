@@ -141,6 +141,12 @@ void read_clickhouse(Reader& r, element e, const std::string& p, LoadedConfig& c
                {"password_env", text(config.password_env)},
                {"password_file", text(config.password_file)},
                {"cacert", text(c.cacert)},
+               {"capath", text(c.capath)},
+               {"cert", text(c.cert)},
+               {"key", text(c.key)},
+               {"key_password_file", text(config.key_password_file)},
+               {"proxy", text(c.proxy)},
+               {"noproxy", text(c.noproxy)},
                {"settings",
                 [&](element v, const std::string& q) {
                   simdjson::dom::object obj;

@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -61,7 +64,7 @@ struct Flags {
   std::string max_bytes_per_task;
   double connect_timeout = 10;
   long speed_limit = 1, speed_time = 600;
-  std::string cacert;
+  std::string cacert, capath, cert, key, key_password_file, proxy, noproxy;
   bool insecure = false;
   std::string log_level = "info";
   // export only
@@ -83,6 +86,17 @@ struct Flags {
   bool against_server = false;
 };
 
+// Counts and limits: digits only, so that "-5" is not read as 18446744073709551611.
+CLI::Validator whole_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+          return "must be a whole number, 0 or more, not \"" + text + "\"";
+        return "";
+      },
+      "N");
+}
+
 void add_connection_flags(CLI::App* app, Flags& f) {
   app->add_option("--config,-c", f.config,
                   "JSON configuration file (docs/flags-and-configuration.md)");
@@ -94,17 +108,35 @@ void add_connection_flags(CLI::App* app, Flags& f) {
   app->add_option("--password-env", f.password_env,
                   "read the password from this environment variable (default CLICKHOUSE_PASSWORD)");
   app->add_option("--server-threads", f.server_threads,
-                  "max_threads of each query on the server (sets the max_threads setting)");
+                  "max_threads of each query on the server (sets the max_threads setting)")
+      ->check(CLI::Range(1, 4096));
   app->add_option("--setting", f.settings,
                   "key=value ClickHouse setting for every query (repeatable)");
   app->add_option("--connect-timeout", f.connect_timeout, "seconds to wait for a connection")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 86400.0).description("").name("SECONDS"));
   app->add_option("--speed-limit", f.speed_limit,
                   "abort a transfer slower than this many bytes/s ...")
-      ->capture_default_str();
-  app->add_option("--speed-time", f.speed_time, "... for this many seconds")->capture_default_str();
-  app->add_option("--cacert", f.cacert, "CA certificate bundle for https");
+      ->capture_default_str()
+      ->check(whole_number());
+  app->add_option("--speed-time", f.speed_time, "... for this many seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1L, 86400L * 365));
+  app->add_option("--cacert", f.cacert,
+                  "CA certificate bundle for https (default: CURL_CA_BUNDLE, SSL_CERT_FILE, or "
+                  "the system's)");
+  app->add_option("--capath", f.capath,
+                  "directory of CA certificates for https (default: SSL_CERT_DIR)");
   app->add_flag("--insecure,-k", f.insecure, "do not verify the server's TLS certificate");
+  app->add_option("--cert", f.cert, "client certificate (PEM) for servers that ask for one");
+  app->add_option("--key", f.key, "the client certificate's private key (PEM)");
+  app->add_option("--key-password-file", f.key_password_file,
+                  "read the private key's passphrase from this file");
+  app->add_option("--proxy", f.proxy,
+                  "HTTP proxy, http://[user:password@]host:port (default: https_proxy, "
+                  "http_proxy, all_proxy)");
+  app->add_option("--noproxy", f.noproxy,
+                  "comma-separated hosts to reach without the proxy ('*': all)");
   app->add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
 }
@@ -124,7 +156,8 @@ void add_common(CLI::App* app, Flags& f) {
   app->add_option("--split-field", f.split_field,
                   "Date/DateTime/integer column to cut oversized tasks by");
   app->add_option("--max-rows-per-task", f.max_rows_per_task,
-                  "split tasks with more rows (0: no limit)");
+                  "split tasks with more rows (0: no limit)")
+      ->check(whole_number());
   app->add_option("--max-bytes-per-task", f.max_bytes_per_task,
                   "split tasks with more data, e.g. 20GiB (0: no limit)");
   app->add_option("--datetime-format", f.datetime_format,
@@ -158,6 +191,58 @@ void check_url(const std::string& url) {
 
 bool given(const CLI::App* app, const char* name) {
   return app->count(name) > 0;
+}
+
+// A file the connection needs: it must be there and readable, or the run stops before it starts.
+std::string readable_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_usage(what + ": cannot read " + path + ": " + std::strerror(errno));
+  return path;
+}
+
+std::string readable_dir(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec))
+    throw_usage(what + ": " + path + " is not a readable directory");
+  return path;
+}
+
+// TLS and proxy options: flags over the config file over the environment, as curl reads them.
+void apply_tls_and_proxy(const CLI::App* app, const Flags& f, const LoadedConfig& config,
+                         ConnectionOptions& c) {
+  if (given(app, "--cacert")) {
+    c.cacert = readable_file(f.cacert, "--cacert");
+  } else if (!c.cacert.empty()) {
+    readable_file(c.cacert, "clickhouse.cacert");
+  } else {
+    for (const char* name : {"CURL_CA_BUNDLE", "SSL_CERT_FILE"}) {
+      const char* v = std::getenv(name);
+      if (v == nullptr || *v == 0) continue;
+      c.cacert = readable_file(v, name);
+      break;
+    }
+  }
+  if (given(app, "--capath")) {
+    c.capath = readable_dir(f.capath, "--capath");
+  } else if (const char* v = std::getenv("SSL_CERT_DIR"); c.capath.empty() && v && *v) {
+    c.capath = readable_dir(v, "SSL_CERT_DIR");
+  }
+  if (given(app, "--cert")) c.cert = f.cert;
+  if (given(app, "--key")) c.key = f.key;
+  if (!c.cert.empty()) readable_file(c.cert, "--cert");
+  if (!c.key.empty()) readable_file(c.key, "--key");
+  std::string key_password_file =
+      given(app, "--key-password-file") ? f.key_password_file : config.key_password_file;
+  if (!key_password_file.empty()) {
+    c.key_password = read_password_file(readable_file(key_password_file, "--key-password-file"));
+  }
+  if (given(app, "--proxy")) c.proxy = f.proxy;
+  if (given(app, "--noproxy")) c.noproxy = f.noproxy;
+  if (!c.proxy.empty() && !c.proxy.starts_with("http://") && !c.proxy.starts_with("https://") &&
+      !c.proxy.starts_with("socks")) {
+    throw_usage("--proxy must start with http://, https:// or socks5://, got \"" +
+                without_credentials(c.proxy) + "\"");
+  }
 }
 
 // Connection settings: config file, then environment, then flags.
@@ -229,7 +314,7 @@ void apply_connection(const CLI::App* app, const Flags& f, const LoadedConfig& c
     c.connect_timeout_ms = static_cast<long>(f.connect_timeout * 1000);
   if (given(app, "--speed-limit")) c.speed_limit = f.speed_limit;
   if (given(app, "--speed-time")) c.speed_time = f.speed_time;
-  if (given(app, "--cacert")) c.cacert = f.cacert;
+  apply_tls_and_proxy(app, f, config, c);
   if (f.insecure) c.insecure = true;
 }
 
@@ -368,9 +453,11 @@ void add_export_flags(CLI::App* exp, Flags& f) {
   exp->add_option("--format", f.format, "CSV (default) or CSVWithNames");
   exp->add_option("--compression", f.compression, "zstd (default) or none");
   exp->add_option("--zstd-level", f.zstd_level,
-                  "zstd level (1-22; negative levels are faster; default 3)");
+                  "zstd level (1-22; negative levels are faster; default 3)")
+      ->check(CLI::Range(-131072, 22));
   exp->add_option("--max-rows-per-file", f.max_rows_per_file,
-                  "start a new file after this many rows (default 100000000; 0: no limit)");
+                  "start a new file after this many rows (default 100000000; 0: no limit)")
+      ->check(whole_number());
   exp->add_option("--max-bytes-per-file", f.max_bytes,
                   "start a new file after this much CSV (e.g. 1GiB; 0: no limit)");
   exp->add_option("--max-compressed-bytes-per-file", f.max_compressed_bytes,
@@ -436,9 +523,53 @@ int run_verify(const CLI::App* app, const Flags& f) {
   return exit_code::ok;
 }
 
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean --table?)" for the nearest flag or command to a word the parser did not know.
+std::string did_you_mean(const CLI::App& app, const std::string& message) {
+  std::vector<std::string> known;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    known.push_back(sub->get_name());
+    for (const CLI::Option* o : sub->get_options()) {
+      for (const std::string& name : o->get_lnames()) known.push_back("--" + name);
+    }
+  }
+  std::string best, word;
+  size_t best_distance = SIZE_MAX;
+  std::istringstream words(message);
+  while (words >> word) {
+    if (word.size() >= 2 && word.front() == '"' && word.back() == '"')
+      word = word.substr(1, word.size() - 2);
+    if (word.size() < 3 || word.back() == ':') continue;
+    for (const std::string& k : known) {
+      size_t d = edit_distance(word, k);
+      if (d < best_distance && d > 0 && d <= std::max<size_t>(2, k.size() / 4)) {
+        best_distance = d;
+        best = k;
+      }
+    }
+  }
+  return best.empty() ? std::string() : " (did you mean " + best + "?)";
+}
+
 int run_plan(const ExportOptions& options, bool json) {
   ClickHouseClient client(options.connection);
   client.set_cancel_flag(&cancel_token.requested);
+  client.set_query_retry(
+      {options.retry.retries, options.retry.first_delay, options.retry.max_delay});
   ServerVersion version = client.server_version();
   auto plans =
       plan_export(client, version, options.tables, options.split,
@@ -485,8 +616,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : exit_code::usage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::string message = e.what();
+    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr && argc > 1 && argv[1][0] != '-')
+      message = std::string("unknown command \"") + argv[1] + "\"";
+    spdlog::error("{}{}", message, did_you_mean(app, message));
+    return exit_code::usage;
   }
 
   try {

@@ -6,8 +6,10 @@
 
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <random>
+#include <thread>
 
 #include "chexport/common/utf8.h"
 
@@ -20,6 +22,38 @@ std::string first_line(std::string_view text) {
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
   if (line.size() > 1000) line = line.substr(0, 1000);
   return std::string(line);
+}
+
+// What a page that did not come from ClickHouse says: its <title>, or its first line of text
+// with the markup taken out (a proxy's "<html>..." or "<?xml ...>" first line says nothing).
+std::string page_text(std::string_view body) {
+  auto lower = [](std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  std::string folded = lower(body);
+  if (auto t = folded.find("<title>"); t != std::string::npos) {
+    auto end = folded.find("</title>", t);
+    if (end != std::string::npos) return first_line(body.substr(t + 7, end - t - 7));
+  }
+  std::string text;
+  bool in_tag = false;
+  for (char c : body) {
+    if (c == '<') in_tag = true;
+    if (!in_tag) text.push_back(c);
+    if (c == '>') in_tag = false;
+  }
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    std::string line = first_line(rest);
+    if (line.find_first_not_of(" \t\r") != std::string::npos)
+      return line.substr(line.find_first_not_of(" \t"));
+    auto nl = rest.find('\n');
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
+  }
+  return "";
 }
 
 bool tls_failure(int code) {
@@ -139,10 +173,26 @@ void check_response(const HttpResponse& r, const std::string& url, std::string_v
       category = ErrorCategory::auth;
       kind = ErrorKind::permanent;
     }
+    if (r.status == 407) category = ErrorCategory::auth;  // the proxy wants credentials
     std::string message = context + ": ";
     if (e.code != 0) message += "ClickHouse error " + std::to_string(e.code) + " ";
-    message += "(HTTP " + std::to_string(r.status) + ")";
-    if (!e.message.empty()) message += ": " + e.message;
+    message += "(HTTP " + std::to_string(r.status) +
+               (e.code == 0 && !r.reason.empty() ? " " + r.reason : "") + ")";
+    if (e.code == 0 && r.status >= 300 && r.status < 400 && !r.location.empty()) {
+      std::string target = r.location.substr(0, r.location.find('?'));
+      message += ": the server redirects to " + target + "; use --url " + target;
+      kind = ErrorKind::permanent;
+    } else if (e.code == 0 && r.status == 407) {
+      message += ": the proxy " + r.proxy + " wants credentials: give them in --proxy " +
+                 "http://user:password@host:port";
+    } else if (e.code == 0) {
+      // Not ClickHouse's answer: a proxy's, a load balancer's or a TLS terminator's page.
+      std::string text = page_text(r.error_body);
+      if (!text.empty()) message += ": " + text;
+      if (!r.proxy.empty()) message += " (through the proxy " + r.proxy + ")";
+    } else if (!e.message.empty()) {
+      message += ": " + e.message;
+    }
     Error error(kind, category, message);
     error.with_server_code(e.code);
     // Retry-After: delay-seconds (the HTTP-date form is not worth a date parser here).
@@ -153,11 +203,16 @@ void check_response(const HttpResponse& r, const std::string& url, std::string_v
   }
   if (r.curl_code == CURLE_OK) return;
 
+  if (r.curl_code == CURLE_COULDNT_RESOLVE_PROXY) {
+    throw Error(ErrorKind::transient, ErrorCategory::connection,
+                context + ": cannot resolve the proxy " + r.proxy + ": " + r.curl_error);
+  }
   if (!r.connected) {
     std::string what_failed =
         r.curl_code == CURLE_OPERATION_TIMEDOUT ? "timed out connecting to " : "cannot connect to ";
+    std::string via = r.proxy.empty() ? "" : " through the proxy " + r.proxy;
     throw Error(ErrorKind::transient, ErrorCategory::connection,
-                context + ": " + what_failed + url + ": " + r.curl_error);
+                context + ": " + what_failed + url + via + ": " + r.curl_error);
   }
   if (tls_failure(r.curl_code)) {
     throw Error(ErrorKind::permanent, ErrorCategory::connection,
@@ -259,9 +314,30 @@ void ClickHouseClient::stream(std::string_view sql, const std::string& query_id,
 }
 
 std::string ClickHouseClient::query(std::string_view sql, std::string_view what) {
-  StringSink sink;
-  stream(sql, new_query_id(), sink, what);
-  return std::move(sink.text);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      StringSink sink;
+      stream(sql, new_query_id(), sink, what);
+      return std::move(sink.text);
+    } catch (const Error& e) {
+      // A server that cannot be reached at all (a wrong --url) fails at once, as before; a 502
+      // from a load balancer or a connection reset is retried.
+      if (!e.transient() || e.category() == ErrorCategory::connection || attempt > retry_.retries)
+        throw;
+      double delay =
+          std::min(retry_.max_delay,
+                   retry_.first_delay * static_cast<double>(1u << std::min(attempt - 1, 20)));
+      if (e.retry_after() >= 0)
+        delay = std::max(delay, std::min(e.retry_after(), retry_.max_delay));
+      spdlog::warn("{} (attempt {} of {}; retrying in {:.1f} s)", e.what(), attempt,
+                   retry_.retries + 1, delay);
+      auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(delay);
+      while (std::chrono::steady_clock::now() < until) {
+        if (cancel_ != nullptr && cancel_->load()) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  }
 }
 
 std::vector<std::vector<std::string>> ClickHouseClient::query_rows(std::string_view sql,

@@ -10,6 +10,8 @@
 
 #include "chexport/common/version.h"
 
+#include <spdlog/spdlog.h>
+
 namespace chexport {
 namespace {
 
@@ -50,6 +52,7 @@ constexpr std::pair<std::string_view, std::string HttpResponse::*> kept_headers[
     {"X-ClickHouse-Timezone", &HttpResponse::timezone},
     {"X-ClickHouse-Server-Display-Name", &HttpResponse::display_name},
     {"X-ClickHouse-Summary", &HttpResponse::summary},
+    {"Location", &HttpResponse::location},
 };
 
 std::string* header_field(HttpResponse& r, std::string_view line) {
@@ -63,12 +66,19 @@ size_t on_header(char* data, size_t size, size_t count, void* user) noexcept {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * count);
   try {
+    if (spdlog::should_log(spdlog::level::trace) && line.size() > 2)
+      spdlog::trace("< {}", header_value(":" + std::string(line)));
     if (line.starts_with("HTTP/")) {
       // A new response (also after "100 Continue"): forget the previous one's headers.
       auto space = line.find(' ');
       t->response->status =
           space == std::string_view::npos ? 0 : std::atol(line.data() + space + 1);
       for (const auto& header : kept_headers) (t->response->*header.second).clear();
+      // "HTTP/1.1 502 Bad Gateway": the reason, for errors that do not come from ClickHouse.
+      auto reason = space == std::string_view::npos ? space : line.find(' ', space + 1);
+      t->response->reason = reason == std::string_view::npos
+                                ? std::string()
+                                : header_value(":" + std::string(line.substr(reason)));
     } else if (std::string* field = header_field(*t->response, line)) {
       *field = header_value(line);
     }
@@ -153,6 +163,54 @@ std::string url_encode(std::string_view text, bool keep_slash) {
   return out;
 }
 
+std::string without_credentials(std::string_view url) {
+  auto scheme = url.find("://");
+  size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
+  auto at = url.find('@', start);
+  auto slash = url.find('/', start);
+  if (at == std::string_view::npos || (slash != std::string_view::npos && at > slash))
+    return std::string(url);
+  return std::string(url.substr(0, start)) + std::string(url.substr(at + 1));
+}
+
+std::string proxy_for_messages(const ConnectionOptions& options) {
+  if (!options.proxy.empty()) return without_credentials(options.proxy);
+  bool https = options.url.starts_with("https://");
+  // The variables libcurl reads (it ignores HTTP_PROXY in upper case: a CGI hazard).
+  for (const char* name : {https ? "https_proxy" : "http_proxy", https ? "HTTPS_PROXY" : "",
+                           "all_proxy", "ALL_PROXY"}) {
+    if (*name == 0) continue;
+    if (const char* v = std::getenv(name); v != nullptr && *v != 0) return without_credentials(v);
+  }
+  return "";
+}
+
+namespace {
+
+// curl -v in one line (debug), and the TLS peer (trace). The URL holds no credentials.
+void log_request(void* handle, const std::string& url, const HttpResponse& r) {
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  CURL* curl = static_cast<CURL*>(handle);
+  double seconds = 0;
+  curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &seconds);
+  spdlog::debug("POST {}{} -> {} {}, {} bytes in {:.3f} s{}", url,
+                r.proxy.empty() ? std::string() : " via proxy " + r.proxy,
+                r.status == 0 ? std::string("no answer") : std::to_string(r.status), r.reason,
+                r.body_bytes, seconds, r.curl_code == 0 ? std::string() : ": " + r.curl_error);
+  if (!spdlog::should_log(spdlog::level::trace)) return;
+  curl_certinfo* certs = nullptr;
+  if (curl_easy_getinfo(curl, CURLINFO_CERTINFO, &certs) == CURLE_OK && certs != nullptr &&
+      certs->num_of_certs > 0) {
+    for (curl_slist* field = certs->certinfo[0]; field != nullptr; field = field->next) {
+      std::string_view f = field->data;
+      if (f.starts_with("Subject:") || f.starts_with("Issuer:") || f.starts_with("Expire date:"))
+        spdlog::trace("peer certificate {}", f);
+    }
+  }
+}
+
+}  // namespace
+
 HttpClient::HttpClient(ConnectionOptions options)
     : options_(std::move(options)), curl_(curl_easy_init()) {
   if (curl_ == nullptr) throw std::runtime_error("cannot create a libcurl handle");
@@ -206,6 +264,14 @@ HttpResponse HttpClient::post(const std::string& query_string, std::string_view 
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   if (!options_.cacert.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.cacert.c_str());
+  if (!options_.capath.empty()) curl_easy_setopt(curl, CURLOPT_CAPATH, options_.capath.c_str());
+  if (!options_.cert.empty()) curl_easy_setopt(curl, CURLOPT_SSLCERT, options_.cert.c_str());
+  if (!options_.key.empty()) curl_easy_setopt(curl, CURLOPT_SSLKEY, options_.key.c_str());
+  if (!options_.key_password.empty())
+    curl_easy_setopt(curl, CURLOPT_KEYPASSWD, options_.key_password.c_str());
+  if (!options_.proxy.empty()) curl_easy_setopt(curl, CURLOPT_PROXY, options_.proxy.c_str());
+  if (!options_.noproxy.empty()) curl_easy_setopt(curl, CURLOPT_NOPROXY, options_.noproxy.c_str());
+  if (spdlog::should_log(spdlog::level::trace)) curl_easy_setopt(curl, CURLOPT_CERTINFO, 1L);
   if (options_.insecure) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -224,6 +290,8 @@ HttpResponse HttpClient::post(const std::string& query_string, std::string_view 
   // Do not leave pointers to this frame's buffers in the handle.
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   curl_easy_setopt(curl, CURLOPT_PASSWORD, "");
+  curl_easy_setopt(curl, CURLOPT_KEYPASSWD, "");
+  response.proxy = proxy_for_messages(options_);
 
   if (transfer.error) std::rethrow_exception(transfer.error);
   long status = 0;
@@ -236,6 +304,7 @@ HttpResponse HttpClient::post(const std::string& query_string, std::string_view 
   if (code != CURLE_OK) {
     response.curl_error = error_buffer[0] != 0 ? error_buffer : curl_easy_strerror(code);
   }
+  log_request(curl, url, response);
   return response;
 }
 

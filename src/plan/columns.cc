@@ -114,7 +114,12 @@ std::vector<Column> read_columns(ClickHouseClient& client, const TableRef& table
     rows = client.query_rows("DESCRIBE TABLE " + table.sql(),
                              "reading the columns of " + table.display());
   } catch (const Error& e) {
-    if (e.server_code() == 60 || e.server_code() == 81) {  // UNKNOWN_TABLE, UNKNOWN_DATABASE
+    if (e.server_code() == 81) {  // UNKNOWN_DATABASE
+      throw Error(
+          ErrorKind::permanent, ErrorCategory::export_failed,
+          "database " + table.db + " does not exist on the server (table " + table.display() + ")");
+    }
+    if (e.server_code() == 60) {  // UNKNOWN_TABLE
       throw Error(ErrorKind::permanent, ErrorCategory::export_failed,
                   "table " + table.display() + " does not exist on the server");
     }

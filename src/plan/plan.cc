@@ -25,7 +25,7 @@ TableRef parse_table_ref(std::string_view text) {
   } else {
     ref = {std::string(text.substr(0, dot)), std::string(text.substr(dot + 1))};
   }
-  if (ref.db.empty() || ref.table.empty()) {
+  if (ref.db.empty() || ref.table.empty() || ref.table.find('.') != std::string::npos) {
     throw_usage("table \"" + std::string(text) + "\" is not of the form db.table");
   }
   return ref;

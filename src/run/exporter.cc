@@ -458,6 +458,9 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
     throw_usage("--format must be CSV or CSVWithNames, not \"" + options.output.format + "\"");
   }
   Worker probe(options, cancel);
+  // Planning's queries meet the same load balancers and proxies as the tasks' do.
+  probe.client.set_query_retry(
+      {options.retry.retries, options.retry.first_delay, options.retry.max_delay});
   ServerVersion version;
   std::vector<TablePlan> plans = plan_run(options, probe, run, version);
 

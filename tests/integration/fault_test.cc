@@ -179,7 +179,8 @@ TEST_P(ProxyFault, IsDetectedAndRetried) {
 INSTANTIATE_TEST_SUITE_P(
     Fault, ProxyFault,
     ::testing::Values(ProxyCase{"cut", "connection broken after"},
-                      ProxyCase{"status503", "(HTTP 503): Service Unavailable (injected)"},
+                      ProxyCase{"status503",
+                                "(HTTP 503 Service Unavailable): Service Unavailable (injected)"},
                       ProxyCase{"stall", "timed out"},
                       ProxyCase{"exception", "ClickHouse error 241: Memory limit (for query)"}),
     [](const auto& info) { return std::string(info.param.mode); });

@@ -15,8 +15,9 @@ namespace chexport {
 
 struct LoadedConfig {
   ExportOptions options;
-  std::string password_env;   // "clickhouse.password_env", empty if not set
-  std::string password_file;  // "clickhouse.password_file", empty if not set
+  std::string password_env;       // "clickhouse.password_env", empty if not set
+  std::string password_file;      // "clickhouse.password_file", empty if not set
+  std::string key_password_file;  // "clickhouse.key_password_file", empty if not set
   bool has_workers = false, has_dir = false;
 };
 

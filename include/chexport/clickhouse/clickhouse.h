@@ -70,6 +70,14 @@ std::string new_query_id();
 std::string quote_identifier(std::string_view name);
 std::string quote_string(std::string_view text);
 
+// How the small queries of planning, verify and the like are retried on a transient failure
+// (a 502 from a load balancer, a connection reset). Tasks have their own retry loop instead.
+struct QueryRetry {
+  int retries = 0;
+  double first_delay = 1.0;  // seconds, doubled each time
+  double max_delay = 30.0;
+};
+
 class ClickHouseClient {
  public:
   explicit ClickHouseClient(ConnectionOptions options);
@@ -98,12 +106,19 @@ class ClickHouseClient {
     std::lock_guard lock(current_mutex_);
     return current_query_id_;
   }
-  void set_cancel_flag(const std::atomic<bool>* flag) noexcept { http_.set_cancel_flag(flag); }
+  void set_cancel_flag(const std::atomic<bool>* flag) noexcept {
+    cancel_ = flag;
+    http_.set_cancel_flag(flag);
+  }
+  // query() and query_rows() retry transient failures so (default: not at all).
+  void set_query_retry(QueryRetry retry) noexcept { retry_ = retry; }
   const ConnectionOptions& options() const noexcept { return http_.options(); }
 
  private:
   std::string query_string(const std::string& query_id) const;
   HttpClient http_;
+  QueryRetry retry_;
+  const std::atomic<bool>* cancel_ = nullptr;
   mutable std::mutex current_mutex_;
   std::string current_query_id_;
 };

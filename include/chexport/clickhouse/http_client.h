@@ -28,8 +28,21 @@ struct ConnectionOptions {
   long speed_limit = 1;   // bytes per second ...
   long speed_time = 600;  // ... sustained for this many seconds, else the transfer fails
   std::string cacert;     // CA bundle for https
+  std::string capath;     // directory of CA certificates (c_rehash layout)
   bool insecure = false;  // skip TLS verification
+  std::string cert;          // client certificate (PEM)
+  std::string key;           // its private key (PEM); empty: in `cert`
+  std::string key_password;  // secret: never logged
+  std::string proxy;         // http://[user:password@]host:port; secret: never logged whole
+  std::string noproxy;       // hosts reached directly, as curl's --noproxy
 };
+
+// The proxy a request to `url` goes through: `options.proxy`, or the environment as libcurl reads
+// it (https_proxy/HTTPS_PROXY, http_proxy, all_proxy/ALL_PROXY; no_proxy is not looked at), with
+// any credentials removed, for messages. Empty: none.
+std::string proxy_for_messages(const ConnectionOptions& options);
+// `url` without "user:password@".
+std::string without_credentials(std::string_view url);
 
 struct HttpResponse {
   long status = 0;
@@ -44,6 +57,9 @@ struct HttpResponse {
   std::string timezone;
   std::string display_name;
   std::string summary;
+  std::string reason;          // the status line's reason phrase ("Bad Gateway")
+  std::string location;        // Location, of a redirect
+  std::string proxy;           // the proxy the request went through (no credentials), if any
   std::string error_body;   // body of a failed response (first 64 KiB)
   uint64_t body_bytes = 0;  // bytes received in the body
   bool connected = false;   // a connection to the server was established
