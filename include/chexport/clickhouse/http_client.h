@@ -25,11 +25,11 @@ struct ConnectionOptions {
   std::string password;                                       // secret: never logged
   std::vector<std::pair<std::string, std::string>> settings;  // sent as URL parameters
   long connect_timeout_ms = 10'000;
-  long speed_limit = 1;   // bytes per second ...
-  long speed_time = 600;  // ... sustained for this many seconds, else the transfer fails
-  std::string cacert;     // CA bundle for https
-  std::string capath;     // directory of CA certificates (c_rehash layout)
-  bool insecure = false;  // skip TLS verification
+  long speed_limit = 1;      // bytes per second ...
+  long speed_time = 600;     // ... sustained for this many seconds, else the transfer fails
+  std::string cacert;        // CA bundle for https
+  std::string capath;        // directory of CA certificates (c_rehash layout)
+  bool insecure = false;     // skip TLS verification
   std::string cert;          // client certificate (PEM)
   std::string key;           // its private key (PEM); empty: in `cert`
   std::string key_password;  // secret: never logged
@@ -57,9 +57,9 @@ struct HttpResponse {
   std::string timezone;
   std::string display_name;
   std::string summary;
-  std::string reason;          // the status line's reason phrase ("Bad Gateway")
-  std::string location;        // Location, of a redirect
-  std::string proxy;           // the proxy the request went through (no credentials), if any
+  std::string reason;       // the status line's reason phrase ("Bad Gateway")
+  std::string location;     // Location, of a redirect
+  std::string proxy;        // the proxy the request went through (no credentials), if any
   std::string error_body;   // body of a failed response (first 64 KiB)
   uint64_t body_bytes = 0;  // bytes received in the body
   bool connected = false;   // a connection to the server was established
