@@ -17,6 +17,8 @@
 # "policy-secret"), who sees only the rows of granted.policy with an even n (a row policy declared
 # in users.xml; 18.16 has no row policies). DIR/version records the version.
 # 26.7 has no TCP port here (only HTTP is started): TCP_PORT is printed as 0.
+# Each server's display name (X-ClickHouse-Server-Display-Name) is "chexport-<basename of DIR>",
+# so that tests can tell two servers on one host apart.
 set -euo pipefail
 
 usage="usage: clickhouse-server.sh start DIR [18.16|26.7] | stop|kill|restart DIR"
@@ -145,6 +147,7 @@ write_config_18() {
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <timezone>UTC</timezone>
+  <display_name>chexport-$(basename "$dir")</display_name>
   <mlock_executable>false</mlock_executable>
 </yandex>
 XML
@@ -192,7 +195,7 @@ start() {
     launch "$http" "$tcp"
   else
     # Only users_config is read from this file (modern-clickhouse.md: <users> here has no effect).
-    echo "<clickhouse><users_config>$dir/users.xml</users_config></clickhouse>" >"$dir/config.xml"
+    echo "<clickhouse><display_name>chexport-$(basename "$dir")</display_name><users_config>$dir/users.xml</users_config></clickhouse>" >"$dir/config.xml"
     write_users clickhouse '<grants><query>GRANT SELECT ON granted.t</query></grants>' \
       "<policy_reader><password>policy-secret</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota><databases><granted><policy><filter>n % 2 = 0</filter></policy></granted></databases></policy_reader>"
     launch 0 0

@@ -497,15 +497,20 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
 
 int run_verify(const CLI::App* app, const Flags& f) {
   std::unique_ptr<ClickHouseClient> client;
+  std::unique_ptr<Store> store = open_store(f.verify_dir);
   if (f.against_server) {
     LoadedConfig config;
     if (given(app, "--config")) config = load_config(f.config);
     ConnectionOptions connection = config.options.connection;
+    // By default, the server the export read, as its manifest says.
+    const char* env_url = std::getenv("CLICKHOUSE_URL");
+    if (connection.url == ConnectionOptions{}.url && (env_url == nullptr || *env_url == 0)) {
+      if (std::string url = manifest_server_url(*store); !url.empty()) connection.url = url;
+    }
     apply_connection(app, f, config, connection);
     client = std::make_unique<ClickHouseClient>(connection);
     client->set_cancel_flag(&cancel_token.requested);
   }
-  std::unique_ptr<Store> store = open_store(f.verify_dir);
   VerifyReport report = verify_export(*store, client.get());
   for (const std::string& problem : report.problems) std::cout << problem << "\n";
   std::cout.flush();

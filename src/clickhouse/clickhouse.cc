@@ -4,6 +4,7 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -309,7 +310,9 @@ void ClickHouseClient::stream(std::string_view sql, const std::string& query_id,
     current_query_id_ = query_id;
   }
   HttpResponse r = http_.post(query_string(query_id), sql, sink);
-  if (info != nullptr) *info = response_info(r);
+  ResponseInfo said = response_info(r);
+  notice_server(said);
+  if (info != nullptr) *info = said;
   check_response(r, http_.options().url, what);
 }
 
@@ -387,14 +390,38 @@ std::vector<std::vector<std::string>> ClickHouseClient::query_rows(std::string_v
   return rows;
 }
 
-void ClickHouseClient::kill_queries(const std::vector<std::string>& query_ids) noexcept {
-  if (query_ids.empty()) return;
+size_t ClickHouseClient::kill_queries(const std::vector<std::string>& query_ids) noexcept {
+  if (query_ids.empty()) return 0;
   std::string list;
   for (const auto& id : query_ids) list += (list.empty() ? "" : ", ") + quote_string(id);
   try {
-    query("KILL QUERY WHERE query_id IN (" + list + ") ASYNC FORMAT TSV", "killing queries");
+    // One line per query it found (and killed).
+    std::string found =
+        query("KILL QUERY WHERE query_id IN (" + list + ") ASYNC FORMAT TSV", "killing queries");
+    return static_cast<size_t>(std::count(found.begin(), found.end(), '\n'));
   } catch (const std::exception& e) {
     spdlog::warn("could not kill queries {} on the server: {}", list, e.what());
+    return 0;
+  }
+}
+
+void ClickHouseClient::notice_server(const ResponseInfo& info) {
+  // Process-wide: every worker's connection goes to the same --url.
+  static std::mutex mutex;
+  static std::string first;
+  static bool said = false;
+  const std::string& who = info.display_name;
+  if (who.empty()) return;
+  std::lock_guard lock(mutex);
+  if (first.empty()) {
+    first = who;
+  } else if (who != first && !said) {
+    said = true;
+    spdlog::warn(
+        "the server that answers changed from {} to {}: {} is a load balancer over several "
+        "servers; each task still reads one server, and a resume keeps tasks only from the same "
+        "table (docs/networks.md)",
+        first, who, http_.options().url);
   }
 }
 

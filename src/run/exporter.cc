@@ -67,7 +67,12 @@ class Run {
       std::vector<std::string> ids;
       for (const auto& w : workers) ids.push_back(w->client.current_query_id());
       Worker killer(options_, nullptr);
-      killer.client.kill_queries(ids);
+      if (killer.client.kill_queries(ids) == 0) {
+        spdlog::info(
+            "KILL QUERY found none of the run's queries on the server that answered it: they "
+            "had ended, or ran on another server behind a load balancer (closing the connection "
+            "stops a streaming query there)");
+      }
     }
   }
 

@@ -108,6 +108,16 @@ void check_file(Store& store, simdjson::dom::element f, bool header, std::set<st
 
 }  // namespace
 
+std::string manifest_server_url(Store& store) {
+  StringSink text;
+  if (!store.read("manifest.json", text)) return "";
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(text.text);
+  simdjson::dom::element manifest;
+  if (parser.parse(padded).get(manifest) != simdjson::SUCCESS) return "";
+  return json_text(manifest["server"], "url");
+}
+
 VerifyReport verify_export(Store& store, ClickHouseClient* client) {
   VerifyReport report;
   std::string manifest_path = store.describe("manifest.json");

@@ -167,5 +167,31 @@ TEST(Network, FlagsAreCheckedBeforeAnythingRuns) {
       << no_db.output;
 }
 
+// nginx balancing round robin over two servers that hold the same table: the export is whole,
+// and chexport says once that the answering server changed.
+TEST(Network, ARoundRobinLoadBalancerIsNoticed) {
+  std::string db = small_table();
+  PrivateServer other;
+  other.query("CREATE DATABASE " + db);
+  other.query("CREATE TABLE " + db +
+              ".t (p UInt8, n UInt64, s String) ENGINE = MergeTree PARTITION BY p ORDER BY n");
+  other.query("INSERT INTO " + db +
+              ".t SELECT number % 2, number, concat('\"', toString(number)) FROM numbers(20000)");
+  Nginx balancer(
+      "upstream clickhouse {\n server 127.0.0.1:" + std::to_string(test_server().http_port) +
+      ";\n server 127.0.0.1:" + std::to_string(other.port()) +
+      ";\n}\nserver {\n listen 127.0.0.1:{PORT};\n location / { proxy_pass "
+      "http://clickhouse; proxy_buffering off; }\n}\n");
+  TempDir out;
+  auto r = run_chexport({"export", "--url", balancer.url(), "-t", db + ".t", "-o", out.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  check_manifest(out, 20000);
+  EXPECT_EQ(exported_digest(out),
+            records_digest(http_query("SELECT * FROM " + db + ".t FORMAT CSV")));
+  EXPECT_EQ(count_of(r.output, "the server that answers changed from chexport-"), 1u) << r.output;
+  EXPECT_NE(r.output.find(" is a load balancer over several servers"), std::string::npos)
+      << r.output;
+}
+
 }  // namespace
 }  // namespace chexport::testing

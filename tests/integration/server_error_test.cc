@@ -106,8 +106,7 @@ TEST(Manifest, RecordsWhatTheServerSaidAboutEachQuery) {
   TempDir out;
   auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".t", "-o", out.str()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  std::string host = http_query("SELECT hostName()");
-  host.pop_back();  // the newline
+  std::string host = test_server().display_name;
   std::string timezone = http_query("SELECT timezone()");
   timezone.pop_back();
   simdjson::dom::parser parser;

@@ -13,6 +13,7 @@
 #include <csignal>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -32,6 +33,7 @@ const TestServer& test_server() {
     if (dir == nullptr) throw std::runtime_error("CHEXPORT_TEST_SERVER_DIR is not set (run ctest)");
     std::ifstream ports(std::string(dir) + "/ports"), version(std::string(dir) + "/version");
     TestServer s;
+    s.display_name = "chexport-" + std::filesystem::path(dir).filename().string();
     if (!(ports >> s.http_port >> s.tcp_port) || !(version >> s.version)) {
       throw std::runtime_error(std::string("no server in ") + dir + " (run through ctest)");
     }

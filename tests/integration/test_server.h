@@ -15,9 +15,10 @@ namespace chexport::testing {
 
 struct TestServer {
   int http_port = 0;
-  int tcp_port = 0;         // 0 on 26.7, which serves HTTP only here
-  std::string version;      // "18.16" or "26.7", as the fixture started it
-  std::string url() const;  // http://127.0.0.1:<port>
+  int tcp_port = 0;          // 0 on 26.7, which serves HTTP only here
+  std::string version;       // "18.16" or "26.7", as the fixture started it
+  std::string display_name;  // X-ClickHouse-Server-Display-Name: "chexport-<dir name>"
+  std::string url() const;   // http://127.0.0.1:<port>
   bool modern() const { return version != "18.16"; }
 };
 

@@ -96,7 +96,8 @@ TEST(Verify, AgainstServerSeesNewRows) {
   Exported e;
   make_export(e);
   http_query("INSERT INTO " + e.db + ".t VALUES (1, 99999, 'late')");
-  auto r = run_chexport({"verify", e.out.str(), "--against-server", "--url", test_server().url()});
+  // The manifest's server by default: no --url needed.
+  auto r = run_chexport({"verify", e.out.str(), "--against-server"});
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.out.find("changed on the server: task " + e.db +
                        "/t/partition=1 has 3000 rows exported, count() now says 3001"),

@@ -99,7 +99,9 @@ class ClickHouseClient {
   // KILL QUERY ... ASYNC for these ids; best effort (logs a warning on failure), never throws.
   // A streaming query dies when its client goes away, but one that has produced no output yet
   // (a count(), a slow filter) keeps running: abandoned queries must be killed explicitly.
-  void kill_queries(const std::vector<std::string>& query_ids) noexcept;
+  // Returns how many of them the server found: none when they had ended, or ran on another server
+  // behind a load balancer.
+  size_t kill_queries(const std::vector<std::string>& query_ids) noexcept;
 
   // The id of the query this client sent last (safe to read from another thread).
   std::string current_query_id() const {
@@ -116,6 +118,8 @@ class ClickHouseClient {
 
  private:
   std::string query_string(const std::string& query_id) const;
+  // Says once per process when the answering server (X-ClickHouse-Server-Display-Name) changes.
+  void notice_server(const ResponseInfo& info);
   HttpClient http_;
   QueryRetry retry_;
   const std::atomic<bool>* cancel_ = nullptr;

@@ -25,6 +25,9 @@ struct VerifyReport {
   std::vector<std::string> problems;  // one line each
 };
 
+// The URL of the server the export read (manifest "server.url"), or empty.
+std::string manifest_server_url(Store& store);
+
 // `client` may be null; when given, each task's count() is compared with its rows.
 VerifyReport verify_export(Store& store, ClickHouseClient* client);
 
