@@ -147,6 +147,7 @@ void read_clickhouse(Reader& r, element e, const std::string& p, LoadedConfig& c
                {"key_password_file", text(config.key_password_file)},
                {"proxy", text(c.proxy)},
                {"noproxy", text(c.noproxy)},
+               {"proxy_user_file", text(config.proxy_user_file)},
                {"settings",
                 [&](element v, const std::string& q) {
                   simdjson::dom::object obj;
@@ -196,7 +197,11 @@ void read_output(Reader& r, element e, const std::string& p, LoadedConfig& confi
                                                                               : Compression::none;
                 }},
                {"zstd_level",
-                [&](element v, const std::string& q) { out.zstd_level = r.integer(v, q); }},
+                [&](element v, const std::string& q) {
+                  out.zstd_level = static_cast<int>(r.integer(v, q));
+                  if (out.zstd_level < -131072 || out.zstd_level > 22)
+                    r.fail(q, "expected -131072 to 22, got " + std::to_string(out.zstd_level));
+                }},
                {"max_rows_per_file",
                 [&](element v, const std::string& q) { out.limits.max_rows = r.count(v, q); }},
                {"max_bytes_per_file",

@@ -1,5 +1,6 @@
 // The command line: fills ExportOptions from the config file, the environment and the flags (in
 // that order, later ones winning), and calls the engine.
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "chexport/cli/config.h"
 #include "chexport/clickhouse/clickhouse.h"
 #include "chexport/common/error.h"
+#include "chexport/common/json_writer.h"
 #include "chexport/common/units.h"
 #include "chexport/common/version.h"
 #include "chexport/output/s3.h"
@@ -31,6 +33,18 @@ namespace {
 using namespace chexport;
 
 CancelToken cancel_token;
+
+// Log lines on stderr that first clear the progress bar, which redraws itself after them.
+class BarAwareSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t text;
+    formatter_->format(msg, text);
+    if (progress_bar_shown.load()) std::fputs("\r\x1b[K", stderr);
+    std::fwrite(text.data(), 1, text.size(), stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+};
 
 extern "C" void on_signal(int sig) {
   // A second signal leaves at once: files are still under temp names, nothing is half-final.
@@ -64,7 +78,7 @@ struct Flags {
   std::string max_bytes_per_task;
   double connect_timeout = 10;
   long speed_limit = 1, speed_time = 600;
-  std::string cacert, capath, cert, key, key_password_file, proxy, noproxy;
+  std::string cacert, capath, cert, key, key_password_file, proxy, noproxy, proxy_user_file;
   bool insecure = false;
   std::string log_level = "info";
   // export only
@@ -135,6 +149,8 @@ void add_connection_flags(CLI::App* app, Flags& f) {
   app->add_option("--proxy", f.proxy,
                   "HTTP proxy, http://[user:password@]host:port (default: https_proxy, "
                   "http_proxy, all_proxy)");
+  app->add_option("--proxy-user-file", f.proxy_user_file,
+                  "read the proxy's user:password from this file (never the command line)");
   app->add_option("--noproxy", f.noproxy,
                   "comma-separated hosts to reach without the proxy ('*': all)");
   app->add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
@@ -237,6 +253,13 @@ void apply_tls_and_proxy(const CLI::App* app, const Flags& f, const LoadedConfig
     c.key_password = read_password_file(readable_file(key_password_file, "--key-password-file"));
   }
   if (given(app, "--proxy")) c.proxy = f.proxy;
+  std::string proxy_user_file =
+      given(app, "--proxy-user-file") ? f.proxy_user_file : config.proxy_user_file;
+  if (!proxy_user_file.empty()) {
+    c.proxy_user = read_password_file(readable_file(proxy_user_file, "--proxy-user-file"));
+    if (c.proxy_user.find(':') == std::string::npos)
+      throw_usage("--proxy-user-file: " + proxy_user_file + " must hold user:password");
+  }
   if (given(app, "--noproxy")) c.noproxy = f.noproxy;
   if (!c.proxy.empty() && !c.proxy.starts_with("http://") && !c.proxy.starts_with("https://") &&
       !c.proxy.starts_with("socks")) {
@@ -590,7 +613,7 @@ int run_plan(const ExportOptions& options, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto logger = spdlog::stderr_logger_mt("chexport");
+  auto logger = std::make_shared<spdlog::logger>("chexport", std::make_shared<BarAwareSink>());
   logger->set_pattern("chexport: %l: %v");
   spdlog::set_default_logger(logger);
 
@@ -661,6 +684,11 @@ int main(int argc, char** argv) {
   } catch (const Error& e) {
     if (cancel_token.requested.load()) return cancel_token.exit_code.load();
     spdlog::error("{}", e.what());
+    if (f.progress == "json" && exp->parsed()) {
+      // Scripts reading the events learn of a run that failed before it started, too.
+      std::fprintf(stderr, "{\"event\":\"run_finished\",\"exit_code\":%d,\"error\":%s}\n",
+                   exit_code_for(e.category()), json_escape(e.what()).c_str());
+    }
     return exit_code_for(e.category());
   } catch (const std::exception& e) {
     spdlog::error("internal error: {}", e.what());

@@ -89,6 +89,17 @@ size_t on_header(char* data, size_t size, size_t count, void* user) noexcept {
   return size * count;
 }
 
+int on_debug(CURL*, curl_infotype type, char* data, size_t size, void*) noexcept {
+  if (type != CURLINFO_TEXT) return 0;  // headers are logged on their own; data never
+  try {
+    std::string_view text(data, size);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    spdlog::trace("* {}", text);
+  } catch (...) {
+  }
+  return 0;
+}
+
 size_t on_body(char* data, size_t size, size_t count, void* user) noexcept {
   auto* t = static_cast<Transfer*>(user);
   size_t n = size * count;
@@ -271,7 +282,14 @@ HttpResponse HttpClient::post(const std::string& query_string, std::string_view 
     curl_easy_setopt(curl, CURLOPT_KEYPASSWD, options_.key_password.c_str());
   if (!options_.proxy.empty()) curl_easy_setopt(curl, CURLOPT_PROXY, options_.proxy.c_str());
   if (!options_.noproxy.empty()) curl_easy_setopt(curl, CURLOPT_NOPROXY, options_.noproxy.c_str());
-  if (spdlog::should_log(spdlog::level::trace)) curl_easy_setopt(curl, CURLOPT_CERTINFO, 1L);
+  if (!options_.proxy_user.empty())
+    curl_easy_setopt(curl, CURLOPT_PROXYUSERPWD, options_.proxy_user.c_str());
+  if (spdlog::should_log(spdlog::level::trace)) {
+    // libcurl's own account (connects, proxy tunnels, the TLS version and cipher), never data.
+    curl_easy_setopt(curl, CURLOPT_CERTINFO, 1L);
+    curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
+    curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, on_debug);
+  }
   if (options_.insecure) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -291,6 +309,7 @@ HttpResponse HttpClient::post(const std::string& query_string, std::string_view 
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   curl_easy_setopt(curl, CURLOPT_PASSWORD, "");
   curl_easy_setopt(curl, CURLOPT_KEYPASSWD, "");
+  curl_easy_setopt(curl, CURLOPT_PROXYUSERPWD, "");
   response.proxy = proxy_for_messages(options_);
 
   if (transfer.error) std::rethrow_exception(transfer.error);

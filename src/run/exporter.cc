@@ -454,7 +454,31 @@ std::string summary_line(const RunResult& run, const std::string& destination) {
 
 }  // namespace
 
-RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
+// Whether the server stops a query when its client closes the connection only if told to, and
+// may be told (not a readonly user): then an interrupted export's queries stop on whichever
+// server a load balancer sent them to, where a KILL QUERY might not reach.
+bool can_cancel_on_close(ClickHouseClient& client) noexcept {
+  try {
+    bool exists = false, readonly = false, already = false;
+    for (const auto& row :
+         client.query_rows("SELECT name, value FROM system.settings WHERE name IN ('readonly', "
+                           "'cancel_http_readonly_queries_on_client_close')",
+                           "reading the user's settings")) {
+      if (row.at(0) == "readonly") readonly = row.at(1) != "0";
+      if (row.at(0) != "readonly") {
+        exists = true;
+        already = row.at(1) != "0";
+      }
+    }
+    return exists && !readonly && !already;
+  } catch (const std::exception& e) {
+    spdlog::debug("cannot read the user's settings: {}", e.what());
+    return false;
+  }
+}
+
+RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) {
+  ExportOptions options = requested;  // may gain a setting the user did not have to ask for
   const auto start = Clock::now();
   RunResult run;
   run.started_at = utc_now();
@@ -468,6 +492,11 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel) {
       {options.retry.retries, options.retry.first_delay, options.retry.max_delay});
   ServerVersion version;
   std::vector<TablePlan> plans = plan_run(options, probe, run, version);
+  bool asked = std::any_of(
+      options.connection.settings.begin(), options.connection.settings.end(),
+      [](const auto& kv) { return kv.first == "cancel_http_readonly_queries_on_client_close"; });
+  if (!asked && can_cancel_on_close(probe.client))
+    options.connection.settings.emplace_back("cancel_http_readonly_queries_on_client_close", "1");
 
   std::unique_ptr<Store> store;     // none with --out -: no schema files next to a stream
   std::unique_ptr<StoreLock> lock;  // held until the run ends: one run per output

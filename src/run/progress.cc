@@ -23,16 +23,42 @@ Progress::~Progress() {
   stop();
 }
 
+std::atomic<bool> progress_bar_shown{false};
+
 void Progress::start() {
-  if (mode_ != ProgressMode::bar || running_) return;
+  if (mode_ == ProgressMode::none || running_) return;
   running_ = true;
+  if (mode_ == ProgressMode::bar) progress_bar_shown.store(true);
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);
+    // The bar is redrawn 5 times a second; scripts get a progress event every second, so that
+    // a long task is seen to move.
+    auto period = std::chrono::milliseconds(mode_ == ProgressMode::bar ? 200 : 1000);
     while (running_) {
-      draw();
-      wake_.wait_for(lock, std::chrono::milliseconds(200));
+      if (mode_ == ProgressMode::bar) {
+        draw();
+        wake_.wait_for(lock, period);
+      } else if (!wake_.wait_for(lock, period, [this] { return !running_; })) {
+        write_progress_event();
+      }
     }
   });
+}
+
+void Progress::write_progress_event() {
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time_).count();
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "{\"event\":\"progress\",\"tasks_done\":%llu,\"tasks\":%llu,\"rows\":%llu,"
+                "\"planned_rows\":%llu,\"csv_bytes\":%llu,\"seconds\":%.1f}\n",
+                static_cast<unsigned long long>(done_tasks_.load()),
+                static_cast<unsigned long long>(total_tasks_),
+                static_cast<unsigned long long>(rows_.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(total_rows_),
+                static_cast<unsigned long long>(bytes_.load(std::memory_order_relaxed)), seconds);
+  std::fputs(line, stderr);  // the caller holds mutex_
+  std::fflush(stderr);
 }
 
 void Progress::stop() {
@@ -43,8 +69,11 @@ void Progress::stop() {
   }
   wake_.notify_all();
   thread_.join();
-  std::fputs("\r\x1b[K", stderr);
-  std::fflush(stderr);
+  if (mode_ == ProgressMode::bar) {
+    progress_bar_shown.store(false);
+    std::fputs("\r\x1b[K", stderr);
+    std::fflush(stderr);
+  }
 }
 
 void Progress::clear_line() {

@@ -238,9 +238,14 @@ TEST(Export, ServerThreadsIsMaxThreadsPerQuery) {
 TEST(Export, UnknownTable) {
   std::string db = fresh_database();
   TempDir out;
-  auto r =
-      run_chexport({"export", "--url", test_server().url(), "-t", db + ".nope", "-o", out.str()});
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".nope", "-o",
+                         out.str(), "--progress", "json"});
   EXPECT_EQ(r.exit_code, 3) << r.output;
+  // Scripts that read the events hear of it too.
+  EXPECT_NE(r.output.find("{\"event\":\"run_finished\",\"exit_code\":3,\"error\":\"table " + db +
+                          ".nope does not exist on the server\"}"),
+            std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("chexport: error: table " + db + ".nope does not exist on the server"),
             std::string::npos)
       << r.output;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "checks.h"
 #include "network.h"
@@ -54,7 +55,9 @@ TEST(Network, ClientCertificateForATlsTerminator) {
   EXPECT_EQ(exported_digest(out),
             records_digest(http_query("SELECT * FROM " + db + ".t FORMAT CSV")));
   EXPECT_EQ(r.output.find("key-Secret-7"), std::string::npos);
-  // trace names the server's certificate; debug has one line per request.
+  // trace names the TLS version and the server's certificate; debug has one line per request.
+  EXPECT_NE(r.output.find("chexport: trace: * SSL connection using TLSv1."), std::string::npos)
+      << r.output.substr(0, 3000);
   EXPECT_NE(r.output.find("peer certificate Subject:CN = 127.0.0.1"), std::string::npos)
       << r.output.substr(0, 3000);
   EXPECT_NE(r.output.find("chexport: debug: POST " + tls.url("https") + "/?query_id=chexport-"),
@@ -114,6 +117,16 @@ TEST(Network, ThroughAProxyWithAndWithoutCredentials) {
       << r.output.substr(0, 2000);
   EXPECT_EQ(r.output.find("proxy-Secret-9"), std::string::npos);
   EXPECT_EQ(read_file(out.path() / "manifest.json").find("proxy-Secret-9"), std::string::npos);
+  // The credentials from a file instead of the command line.
+  TempDir secrets, from_file;
+  std::string user_file = secrets.str() + "/proxy-user";
+  std::ofstream(user_file) << "exporter:proxy-Secret-9\n";
+  auto via_file = run_chexport({"export", "--url", test_server().url(), "-t", db + ".t", "-o",
+                                from_file.str(), "--proxy", proxy.url(), "--proxy-user-file",
+                                user_file, "--log-level", "trace"});
+  ASSERT_EQ(via_file.exit_code, 0) << via_file.output;
+  EXPECT_EQ(via_file.output.find("proxy-Secret-9"), std::string::npos);
+  check_manifest(from_file, 20000);
   // The proxy wants credentials: an authentication error, not retried.
   TempDir denied_out;
   auto denied = run_chexport({"export", "--url", test_server().url(), "-t", db + ".t", "-o",

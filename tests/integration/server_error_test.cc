@@ -129,6 +129,16 @@ TEST(Manifest, RecordsWhatTheServerSaidAboutEachQuery) {
     }
   }
   EXPECT_EQ(tasks, 2u);
+  // Where the user may set it (26.7; 18.16 has no such setting), a closed connection stops the
+  // query on whichever server runs it.
+  simdjson::dom::element settings = manifest["options"]["settings"];
+  std::string_view cancel;
+  bool sent =
+      settings["cancel_http_readonly_queries_on_client_close"].get(cancel) == simdjson::SUCCESS;
+  EXPECT_EQ(sent, test_server().modern());
+  if (sent) {
+    EXPECT_EQ(cancel, "1");
+  }
 }
 
 }  // namespace

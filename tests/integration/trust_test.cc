@@ -188,10 +188,13 @@ TEST(Lock, ASecondRunOnTheSameOutputIsRefusedUntilTheFirstEnds) {
   FaultProxy proxy = start_fault_proxy(test_server().http_port, "stall", 1, 100);
   TempDir out;
   BackgroundProcess first({chexport_binary(), "export", "--url", proxy.url(), "-t", db + ".t", "-o",
-                           out.str(), "--speed-time", "600"});
+                           out.str(), "--speed-time", "600", "--progress", "json"});
   ASSERT_TRUE(proxy.process->wait_for("fault stall")) << proxy.process->output();
   // Its first bytes have reached a temp file: the run is in the middle of a task.
   ASSERT_TRUE(wait_until([&] { return count_temp_files(out) == 1; })) << first.output();
+  // A task that does not move still gives scripts a progress event every second.
+  ASSERT_TRUE(first.wait_for("{\"event\":\"progress\",\"tasks_done\":0,\"tasks\":2,"))
+      << first.output();
   auto second = run_chexport(export_args(test_server().url(), db + ".t", out));
   EXPECT_EQ(second.exit_code, 7) << second.output;
   EXPECT_NE(second.output.find(out.str() + " is in use by another chexport run: run run-"),

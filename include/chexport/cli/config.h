@@ -18,6 +18,7 @@ struct LoadedConfig {
   std::string password_env;       // "clickhouse.password_env", empty if not set
   std::string password_file;      // "clickhouse.password_file", empty if not set
   std::string key_password_file;  // "clickhouse.key_password_file", empty if not set
+  std::string proxy_user_file;    // "clickhouse.proxy_user_file", empty if not set
   bool has_workers = false, has_dir = false;
 };
 

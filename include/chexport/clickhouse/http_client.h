@@ -35,6 +35,7 @@ struct ConnectionOptions {
   std::string key_password;  // secret: never logged
   std::string proxy;         // http://[user:password@]host:port; secret: never logged whole
   std::string noproxy;       // hosts reached directly, as curl's --noproxy
+  std::string proxy_user;    // "user:password" for the proxy; secret: never logged
 };
 
 // The proxy a request to `url` goes through: `options.proxy`, or the environment as libcurl reads

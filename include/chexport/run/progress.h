@@ -2,7 +2,7 @@
 // - bar: one line redrawn in place every 200 ms (tasks, rows and bytes against the plan, rate,
 //   ETA, retries), for a terminal;
 // - json: one JSON object per line per event (task_started, retry, file_finished, task_finished,
-//   run_finished), for scripts;
+//   run_finished), and a progress event every second while the run goes on, for scripts;
 // - none.
 // Thread-safe: workers call the event methods and add() concurrently; add() is two relaxed atomic
 // additions (it runs once per received chunk). start()/stop() run the redraw thread.
@@ -22,6 +22,9 @@
 namespace chexport {
 
 enum class ProgressMode { none, bar, json };
+
+// True while a bar is drawn on stderr: a log line must clear it first (the log sink does).
+extern std::atomic<bool> progress_bar_shown;
 
 class Progress {
  public:
@@ -54,6 +57,7 @@ class Progress {
 
  private:
   void emit(const std::string& json_line);
+  void write_progress_event();
   void draw();
 
   ProgressMode mode_;
