@@ -80,10 +80,13 @@ TEST(Network, PathPrefixErrorPagesAndRedirects) {
               " location /down/ { return 502; }\n}\n");
   // Behind a path prefix.
   TempDir out;
-  auto r =
-      run_chexport({"export", "--url", nginx.url() + "/ch/", "-t", db + ".t", "-o", out.str()});
+  auto r = run_chexport({"export", "--url", nginx.url() + "/ch/", "-t", db + ".t", "-o", out.str(),
+                         "--progress", "bar"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   check_manifest(out, 20000);
+  // With a bar on stderr, every log line clears it first.
+  EXPECT_NE(r.output.find("\r\x1b[Kchexport: info: " + db + ".t partition"), std::string::npos)
+      << r.output;
   // A 502 page from the balancer: said with its reason and title, and retried in planning too.
   TempDir down_out;
   auto down = run_chexport({"export", "--url", nginx.url() + "/down/", "-t", db + ".t", "-o",
