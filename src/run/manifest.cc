@@ -36,15 +36,11 @@ namespace {
 // Only what the server sent: 18.16 sends no query id, time zone or summary.
 void write_response_info(JsonWriter& j, const ResponseInfo& info) {
   j.key("server_response").begin_object();
-  for (const auto& [name, text] :
-       {std::pair{"query_id", &info.query_id}, std::pair{"timezone", &info.timezone},
-        std::pair{"display_name", &info.display_name}}) {
-    if (!text->empty()) j.field(name, *text);
+  for (const auto& [name, text] : response_text_fields) {
+    if (!(info.*text).empty()) j.field(name, info.*text);
   }
-  for (const auto& [name, number] :
-       {std::pair{"read_rows", &info.read_rows}, std::pair{"read_bytes", &info.read_bytes},
-        std::pair{"total_rows_to_read", &info.total_rows_to_read}}) {
-    if (number->has_value()) j.field(name, **number);
+  for (const auto& [name, number] : response_number_fields) {
+    if ((info.*number).has_value()) j.field(name, *(info.*number));
   }
   j.end_object();
 }

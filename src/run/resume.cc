@@ -89,14 +89,10 @@ ResponseInfo read_response_info(simdjson::dom::element task) {
   ResponseInfo info;
   simdjson::dom::element r;
   if (task["server_response"].get(r) != simdjson::SUCCESS) return info;
-  info.query_id = json_text(r, "query_id");
-  info.timezone = json_text(r, "timezone");
-  info.display_name = json_text(r, "display_name");
-  for (const auto& [name, number] :
-       {std::pair{"read_rows", &info.read_rows}, std::pair{"read_bytes", &info.read_bytes},
-        std::pair{"total_rows_to_read", &info.total_rows_to_read}}) {
+  for (const auto& [name, text] : response_text_fields) info.*text = json_text(r, name);
+  for (const auto& [name, number] : response_number_fields) {
     uint64_t v = 0;
-    if (r[name].get_uint64().get(v) == simdjson::SUCCESS) *number = v;
+    if (r[name].get_uint64().get(v) == simdjson::SUCCESS) info.*number = v;
   }
   return info;
 }

@@ -303,6 +303,14 @@ TEST(Export, ASecondRunResumesAndFreshStartsOver) {
             std::string::npos)
       << again.output;
   check_manifest(out, 2);
+  {
+    // A kept task keeps what the server said when it was exported.
+    simdjson::dom::parser parser;
+    simdjson::dom::element task = parser.load(out.str() + "/manifest.json")["tasks"].at(0);
+    EXPECT_TRUE(bool(task["kept"]));
+    EXPECT_EQ(std::string_view(task["server_response"]["display_name"]),
+              test_server().display_name);
+  }
   auto other_options = run_chexport({"export", "--url", test_server().url(), "-t", db + ".t", "-o",
                                      out.str(), "--zstd-level", "1"});
   EXPECT_EQ(other_options.exit_code, 2);

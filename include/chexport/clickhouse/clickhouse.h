@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "chexport/clickhouse/http_client.h"
@@ -62,6 +63,16 @@ struct ResponseInfo {
   std::optional<uint64_t> read_rows, read_bytes, total_rows_to_read;  // X-ClickHouse-Summary
 };
 ResponseInfo response_info(const HttpResponse& response);
+
+// The fields of ResponseInfo kept in a manifest, by name: one list for the writer and the reader.
+inline constexpr std::pair<const char*, std::string ResponseInfo::*> response_text_fields[] = {
+    {"query_id", &ResponseInfo::query_id},
+    {"timezone", &ResponseInfo::timezone},
+    {"display_name", &ResponseInfo::display_name}};
+inline constexpr std::pair<const char*, std::optional<uint64_t> ResponseInfo::*>
+    response_number_fields[] = {{"read_rows", &ResponseInfo::read_rows},
+                                {"read_bytes", &ResponseInfo::read_bytes},
+                                {"total_rows_to_read", &ResponseInfo::total_rows_to_read}};
 
 // A fresh unique query id: "chexport-<16 hex>".
 std::string new_query_id();
