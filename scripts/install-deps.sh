@@ -6,11 +6,11 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git ca-certificates python3
-  libcurl4-openssl-dev libzstd-dev libsimdjson-dev libcli11-dev libspdlog-dev libssl-dev
+  libcurl4-openssl-dev libzstd-dev liblz4-dev zlib1g-dev libsimdjson-dev libcli11-dev libspdlog-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   clickhouse-server clickhouse-client curl zstd clang-format
   radosgw ceph-mon ceph-osd
-  nginx-light tinyproxy-bin openssl
+  nginx-light libnginx-mod-stream tinyproxy-bin openssl
 )
 
 missing=()

@@ -161,6 +161,23 @@ void read_clickhouse(Reader& r, element e, const std::string& p, LoadedConfig& c
                 [&](element v, const std::string& q) {
                   c.connect_timeout_ms = static_cast<long>(r.count(v, q)) * 1000;
                 }},
+               {"wire_compression",
+                [&](element v, const std::string& q) {
+                  std::string name = r.string(v, q);
+                  auto method = wire_method_from_name(name);
+                  if (!method) {
+                    r.fail(q,
+                           "expected auto, zstd, lz4, gzip, deflate or none, got \"" + name + "\"");
+                  }
+                  config.options.wire.method = *method;
+                }},
+               {"wire_level",
+                [&](element v, const std::string& q) {
+                  int64_t level = r.integer(v, q);
+                  if (level < 1 || level > 22)
+                    r.fail(q, "expected 1 to 22, got " + std::to_string(level));
+                  config.options.wire.level = static_cast<int>(level);
+                }},
            });
 }
 

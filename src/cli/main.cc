@@ -86,6 +86,8 @@ struct Flags {
   bool delete_after_hook = false;
   std::string out, format, compression, max_bytes, max_compressed_bytes, datetime_format;
   int zstd_level = 3;
+  std::string wire_compression;
+  int wire_level = 1;
   uint64_t max_rows_per_file = 0;
   int workers = 1;
   bool fresh = false, break_lock = false;
@@ -431,6 +433,20 @@ void apply_file_shape(const CLI::App* app, const Flags& f, OutputOptions& out) {
   }
 }
 
+// How the server compresses what it sends: flags over the config file.
+void apply_wire(const CLI::App* app, const Flags& f, WireCompression& wire) {
+  if (given(app, "--wire-compression")) {
+    auto method = wire_method_from_name(f.wire_compression);
+    if (!method) {
+      throw_usage("--wire-compression must be auto, zstd, lz4, gzip, deflate or none, not \"" +
+                  f.wire_compression + "\"");
+    }
+    wire.method = *method;
+  }
+  if (given(app, "--wire-level")) wire.level = f.wire_level;
+  if (wire.level) check_wire_level(wire.method, *wire.level);
+}
+
 // Workers, retries and progress.
 void apply_run(const CLI::App* app, const Flags& f, ExportOptions& o) {
   if (given(app, "--workers")) o.workers = f.workers;
@@ -478,6 +494,12 @@ void add_export_flags(CLI::App* exp, Flags& f) {
   exp->add_option("--zstd-level", f.zstd_level,
                   "zstd level (1-22; negative levels are faster; default 3)")
       ->check(CLI::Range(-131072, 22));
+  exp->add_option("--wire-compression", f.wire_compression,
+                  "how the server compresses what it sends: auto (default: zstd, else gzip; "
+                  "none where this user may not ask), zstd, lz4, gzip, deflate or none");
+  exp->add_option("--wire-level", f.wire_level,
+                  "the server's compression level (default 1, the fastest; gzip and deflate "
+                  "1-9, zstd 1-22, lz4 1-12)");
   exp->add_option("--max-rows-per-file", f.max_rows_per_file,
                   "start a new file after this many rows (default 100000000; 0: no limit)")
       ->check(whole_number());
@@ -513,6 +535,7 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
   if (exporting) {
     apply_destination(app, f, config, o.output);
     apply_file_shape(app, f, o.output);
+    apply_wire(app, f, o.wire);
     apply_run(app, f, o);
   }
   return o;

@@ -202,6 +202,12 @@ void check_response(const HttpResponse& r, const std::string& url, std::string_v
     }
     throw error;
   }
+  if (!r.decode_error.empty()) {
+    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+                context +
+                    ": the response cannot be decoded (Content-Encoding: " + r.content_encoding +
+                    ", " + std::to_string(r.body_bytes) + " bytes received): " + r.decode_error);
+  }
   if (r.curl_code == CURLE_OK) return;
 
   if (r.curl_code == CURLE_COULDNT_RESOLVE_PROXY) {
@@ -231,7 +237,9 @@ void check_response(const HttpResponse& r, const std::string& url, std::string_v
 }
 
 ResponseInfo response_info(const HttpResponse& r) {
-  ResponseInfo info{r.query_id, r.timezone, r.display_name, r.exception_tag, {}, {}, {}};
+  ResponseInfo info{
+      r.query_id, r.timezone, r.display_name, r.exception_tag, r.content_encoding, r.body_bytes, {},
+      {},         {}};
   if (r.summary.empty()) return info;
   // {"read_rows":"1","read_bytes":"8",...}: every value is a string of digits.
   simdjson::dom::parser parser;

@@ -6,9 +6,11 @@
 #include <cctype>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 
 #include "chexport/common/version.h"
+#include "chexport/pipeline/content_decoder.h"
 
 #include <spdlog/spdlog.h>
 
@@ -17,11 +19,102 @@ namespace {
 
 constexpr size_t max_error_body = 64 * 1024;
 
+// Keeps the last `max_error_body` bytes written: the message of a failed response is at its end
+// (a mid-stream error after less than the server's buffer is a 500 whose body starts with data).
+class TailSink final : public ByteSink {
+ public:
+  void write(std::string_view data) override {
+    text.append(data);
+    if (text.size() > 2 * max_error_body) text.erase(0, text.size() - max_error_body);
+  }
+  void finish() override {
+    if (text.size() > max_error_body) text.erase(0, text.size() - max_error_body);
+  }
+  void cancel() noexcept override {}
+  std::string text;
+};
+
+// The body of a failed response, decoded where it can be: as its Content-Encoding says, or, for
+// 18.16's errors, which it compresses without saying so, as its first bytes show. A body that
+// cannot be decoded is kept as sent (its first 64 KiB): 26.7 sends some messages plain under a
+// "Content-Encoding: gzip" header.
+class ErrorBody {
+ public:
+  void add(std::string_view data, const std::string& declared) {
+    if (raw_.size() < max_error_body)
+      raw_.append(data.substr(0, std::min(data.size(), max_error_body - raw_.size())));
+    if (!started_) start(declared, data);
+    if (failed_) return;
+    try {
+      if (decoder_ != nullptr) {
+        decoder_->decode(data, decoded_);
+      } else {
+        decoded_.write(data);
+      }
+    } catch (const DecodeError&) {
+      failed_ = true;
+    }
+  }
+  std::string text() {
+    decoded_.finish();
+    return failed_ || (decoded_.text.empty() && !raw_.empty()) ? raw_ : decoded_.text;
+  }
+
+ private:
+  void start(const std::string& declared, std::string_view head) {
+    started_ = true;
+    auto encoding = content_encoding_from_name(declared);
+    if (!encoding) {
+      failed_ = true;  // an encoding we do not decode: the raw bytes are all there is
+      return;
+    }
+    if (*encoding == ContentEncoding::identity) encoding = sniff_content_encoding(head);
+    decoder_ = make_content_decoder(*encoding);
+  }
+  std::string raw_;
+  TailSink decoded_;
+  std::unique_ptr<ContentDecoder> decoder_;
+  bool started_ = false, failed_ = false;
+};
+
 struct Transfer {
   ByteSink* sink = nullptr;
   HttpResponse* response = nullptr;
   const std::atomic<bool>* cancel = nullptr;
   std::exception_ptr error;
+  std::unique_ptr<ContentDecoder> decoder;  // for a successful body with a Content-Encoding
+  bool body_started = false;
+  ErrorBody error_body;
+
+  bool succeeded() const { return response->status == 200 && response->exception_code.empty(); }
+  // At the first byte of the body, when the headers are all in.
+  void start_body() {
+    body_started = true;
+    if (!succeeded()) return;
+    auto encoding = content_encoding_from_name(response->content_encoding);
+    if (!encoding)
+      throw DecodeError("an encoding chexport did not ask for: " + response->content_encoding);
+    decoder = make_content_decoder(*encoding);
+  }
+  void body(std::string_view data) {
+    if (!body_started) start_body();
+    if (!succeeded()) {
+      error_body.add(data, response->content_encoding);
+    } else if (decoder != nullptr) {
+      decoder->decode(data, *sink);
+    } else {
+      response->decoded_bytes += data.size();
+      sink->write(data);
+    }
+  }
+  // The transfer has ended without a transport error: a compressed body must be whole. An empty
+  // one too: 18.16 answers 200 with an empty body when it cannot compress at the level asked.
+  void end_body() {
+    if (!succeeded()) return;
+    if (!body_started) start_body();
+    if (decoder == nullptr) return;
+    decoder->end();
+  }
 };
 
 bool header_is(std::string_view line, std::string_view name) {
@@ -53,6 +146,7 @@ constexpr std::pair<std::string_view, std::string HttpResponse::*> kept_headers[
     {"X-ClickHouse-Server-Display-Name", &HttpResponse::display_name},
     {"X-ClickHouse-Summary", &HttpResponse::summary},
     {"Location", &HttpResponse::location},
+    {"Content-Encoding", &HttpResponse::content_encoding},
 };
 
 std::string* header_field(HttpResponse& r, std::string_view line) {
@@ -109,13 +203,11 @@ size_t on_body(char* data, size_t size, size_t count, void* user) noexcept {
       return CURL_WRITEFUNC_ERROR;
     }
     t->response->body_bytes += n;
-    HttpResponse& r = *t->response;
-    if (r.status == 200 && r.exception_code.empty()) {
-      t->sink->write(std::string_view(data, n));
-    } else if (r.error_body.size() < max_error_body) {
-      r.error_body.append(data, std::min(n, max_error_body - r.error_body.size()));
-    }
+    t->body(std::string_view(data, n));
     return n;
+  } catch (const DecodeError& e) {
+    t->response->decode_error = e.what();
+    return CURL_WRITEFUNC_ERROR;
   } catch (...) {
     t->error = std::current_exception();
     return CURL_WRITEFUNC_ERROR;
@@ -246,20 +338,25 @@ HttpResponse HttpClient::post(const std::string& query_string, std::string_view 
   }
 
   HttpResponse response;
-  Transfer transfer{&sink, &response, cancel_, nullptr};
+  Transfer transfer;
+  transfer.sink = &sink;
+  transfer.response = &response;
+  transfer.cancel = cancel_;
   char error_buffer[CURL_ERROR_SIZE] = {0};
 
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Expect:");
   headers = curl_slist_append(headers, "Content-Type: text/plain; charset=UTF-8");
+  headers = curl_slist_append(headers, ("Accept-Encoding: " + options_.accept_encoding).c_str());
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_POST, 1L);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  // Ask for exactly what we decode: modern servers compress by default when asked.
-  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "identity");
+  // Ask for exactly what we decode, and decode it ourselves (libcurl would not check that a
+  // compressed body is whole): modern servers compress by default when asked.
+  curl_easy_setopt(curl, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "chexport/" CHEXPORT_VERSION);
   if (!options_.user.empty() || !options_.password.empty()) {
     curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
@@ -313,6 +410,15 @@ HttpResponse HttpClient::post(const std::string& query_string, std::string_view 
   response.proxy = proxy_for_messages(options_);
 
   if (transfer.error) std::rethrow_exception(transfer.error);
+  if (code == CURLE_OK && response.decode_error.empty()) {
+    try {
+      transfer.end_body();
+    } catch (const DecodeError& e) {
+      response.decode_error = e.what();
+    }
+  }
+  if (transfer.decoder != nullptr) response.decoded_bytes = transfer.decoder->decoded_bytes();
+  if (!transfer.succeeded()) response.error_body = transfer.error_body.text();
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   if (status != 0) response.status = status;

@@ -436,19 +436,19 @@ void mark_not_started(RunResult& run, const CancelToken* cancel, const std::stri
 
 std::string summary_line(const RunResult& run, const std::string& destination) {
   RunTotals totals = totals_of(run);
-  char line[512];
-  std::snprintf(line, sizeof line,
-                "%s: %llu task(s), %llu failed; %llu rows, %llu file(s), %s CSV -> %s in %.2f s "
-                "(%.1f MB/s) into %s",
-                totals.failed_tasks == 0 ? "export complete" : "export FAILED",
-                static_cast<unsigned long long>(totals.tasks),
-                static_cast<unsigned long long>(totals.failed_tasks),
-                static_cast<unsigned long long>(totals.rows),
-                static_cast<unsigned long long>(totals.files),
-                format_bytes(totals.csv_bytes).c_str(),
-                format_bytes(totals.compressed_bytes).c_str(), run.seconds,
-                run.seconds > 0 ? static_cast<double>(totals.csv_bytes) / 1e6 / run.seconds : 0.0,
-                destination.c_str());
+  char line[640];
+  std::snprintf(
+      line, sizeof line,
+      "%s: %llu task(s), %llu failed; %llu rows, %llu file(s), %s CSV (%s on the wire, "
+      "%s) -> %s in %.2f s (%.1f MB/s) into %s",
+      totals.failed_tasks == 0 ? "export complete" : "export FAILED",
+      static_cast<unsigned long long>(totals.tasks),
+      static_cast<unsigned long long>(totals.failed_tasks),
+      static_cast<unsigned long long>(totals.rows), static_cast<unsigned long long>(totals.files),
+      format_bytes(totals.csv_bytes).c_str(), format_bytes(totals.wire_bytes).c_str(),
+      run.wire.encoding.c_str(), format_bytes(totals.compressed_bytes).c_str(), run.seconds,
+      run.seconds > 0 ? static_cast<double>(totals.csv_bytes) / 1e6 / run.seconds : 0.0,
+      destination.c_str());
   return line;
 }
 
@@ -486,10 +486,10 @@ RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) 
   if (options.output.format != "CSV" && options.output.format != "CSVWithNames") {
     throw_usage("--format must be CSV or CSVWithNames, not \"" + options.output.format + "\"");
   }
+  QueryRetry query_retry{options.retry.retries, options.retry.first_delay, options.retry.max_delay};
   Worker probe(options, cancel);
   // Planning's queries meet the same load balancers and proxies as the tasks' do.
-  probe.client.set_query_retry(
-      {options.retry.retries, options.retry.first_delay, options.retry.max_delay});
+  probe.client.set_query_retry(query_retry);
   ServerVersion version;
   std::vector<TablePlan> plans = plan_run(options, probe, run, version);
   bool asked = std::any_of(
@@ -497,6 +497,12 @@ RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) 
       [](const auto& kv) { return kv.first == "cancel_http_readonly_queries_on_client_close"; });
   if (!asked && can_cancel_on_close(probe.client))
     options.connection.settings.emplace_back("cancel_http_readonly_queries_on_client_close", "1");
+  // Planning's few small answers come plain; the tasks' as settled here.
+  run.wire = negotiate_wire_compression(options.connection, options.wire, query_retry);
+  spdlog::info("wire compression: {}", run.wire.describe());
+  options.connection.accept_encoding = run.wire.accept_encoding;
+  options.connection.settings.insert(options.connection.settings.end(), run.wire.settings.begin(),
+                                     run.wire.settings.end());
 
   std::unique_ptr<Store> store;     // none with --out -: no schema files next to a stream
   std::unique_ptr<StoreLock> lock;  // held until the run ends: one run per output

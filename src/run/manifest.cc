@@ -27,6 +27,7 @@ RunTotals totals_of(const RunResult& run) {
     t.rows += task.written_rows;
     t.csv_bytes += task.csv_bytes;
     t.compressed_bytes += task.compressed_bytes;
+    t.wire_bytes += task.server.wire_bytes.value_or(0);
   }
   return t;
 }
@@ -57,6 +58,12 @@ void write_options(JsonWriter& j, const ExportOptions& options, const RunResult&
   j.field("max_compressed_bytes_per_file", out.limits.max_compressed_bytes);
   j.key("settings").begin_object();
   for (const auto& [k, v] : options.connection.settings) j.field(k, v);
+  j.end_object();
+  j.key("wire_compression").begin_object();
+  j.field("requested", wire_method_name(options.wire.method));
+  j.field("encoding", run.wire.encoding);
+  if (run.wire.level) j.field("level", *run.wire.level);
+  if (!run.wire.reason.empty()) j.field("reason", run.wire.reason);
   j.end_object();
   j.end_object();
 

@@ -87,7 +87,7 @@ TEST(Fidelity, AColumnTypeChangedDuringTheRunFailsTheTaskLoudly) {
   TempDir out;
   BackgroundProcess run({chexport_binary(), "export", "--url", proxy.url(), "-t", db + ".t", "-o",
                          out.str(), "--retry-delay", "0.01", "--speed-limit", "1000",
-                         "--speed-time", "2"});
+                         "--speed-time", "2", "--wire-compression", "none"});
   ASSERT_TRUE(proxy.process->wait_for("fault stall")) << proxy.process->output();
   http_query("ALTER TABLE " + db + ".t MODIFY COLUMN v String");
   EXPECT_EQ(run.wait(), 4) << run.output();

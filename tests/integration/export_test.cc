@@ -168,8 +168,9 @@ TEST(Export, DiskFullIsOneClearErrorAndLeavesNoFinalFile) {
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("disk full"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("cannot write " + out.str()), std::string::npos) << r.output;
-  // The first failure stops the run: one error line for the task, then the summary.
-  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 4) << r.output;
+  // The first failure stops the run: one error line for the task, then the summary (after the
+  // lines that say where it connected, what it planned and how the data comes on the wire).
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 5) << r.output;
   simdjson::dom::parser parser;
   simdjson::dom::element manifest = parser.load(out.str() + "/manifest.json");
   EXPECT_EQ(

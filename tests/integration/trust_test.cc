@@ -187,8 +187,10 @@ TEST(Lock, ASecondRunOnTheSameOutputIsRefusedUntilTheFirstEnds) {
   std::string db = two_partitions();
   FaultProxy proxy = start_fault_proxy(test_server().http_port, "stall", 1, 100);
   TempDir out;
+  // Plain on the wire: the proxy holds the stream after 100 bytes of CSV, which reach a file.
   BackgroundProcess first({chexport_binary(), "export", "--url", proxy.url(), "-t", db + ".t", "-o",
-                           out.str(), "--speed-time", "600", "--progress", "json"});
+                           out.str(), "--speed-time", "600", "--progress", "json",
+                           "--wire-compression", "none"});
   ASSERT_TRUE(proxy.process->wait_for("fault stall")) << proxy.process->output();
   // Its first bytes have reached a temp file: the run is in the middle of a task.
   ASSERT_TRUE(wait_until([&] { return count_temp_files(out) == 1; })) << first.output();

@@ -8,12 +8,16 @@ queries (a POST body with "FORMAT CSV" and no "count()"), which get --mode:
                  (no chunked terminator: curl reports error 18, the CSV stops mid-record)
   status503      answer 503 with "Retry-After: 1" without asking the server
   stall          forward --after body bytes, then send nothing more (hold the connection)
+  truncate       forward --after body bytes, then end the body cleanly (a chunked terminator):
+                 only a compressed body can tell that it stopped early
+  corrupt        forward the body with the 16 bytes after the first --after inverted
   exception      servers 25.1-25.10: after --after bytes a chunk "__exception__\\r\\n<message>\\n"
                  (a transient memory-limit error), then the connection is aborted; the
                  upstream's X-ClickHouse-Exception-Tag header is dropped, as those servers
                  send none
 
-Neither real server of the tests shows the exception mode's framing (18.16 appends plain text,
+Neither real server shows a compressed body that stops early but cleanly, or one damaged on its
+way, and neither shows the exception mode's framing (18.16 appends plain text,
 26.7 tags its block: reference clickhouse-http.md §1); everything else about the response is the
 real server's.
 Prints its port on the first line of stdout, then one line per injected fault. Stops on SIGTERM.
@@ -35,7 +39,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--upstream", type=int, required=True)
     parser.add_argument("--mode", required=True,
-                        choices=["cut", "status503", "stall", "exception"])
+                        choices=["cut", "status503", "stall", "exception", "truncate", "corrupt"])
     parser.add_argument("--faults", type=int, default=1)
     parser.add_argument("--after", type=int, default=1 << 20)
     args = parser.parse_args()
@@ -97,7 +101,11 @@ def main():
                 data = response.read1(65536)
                 if not data:
                     break
-                if fault and sent + len(data) >= args.after:
+                if fault == "corrupt" and sent <= args.after < sent + len(data):
+                    at = args.after - sent
+                    data = data[:at] + bytes(b ^ 0xFF for b in data[at:at + 16]) + data[at + 16:]
+                    fault = None
+                if fault not in (None, "corrupt") and sent + len(data) >= args.after:
                     head = data[:args.after - sent]
                     if head:
                         self.chunk(head)
@@ -106,6 +114,11 @@ def main():
                         time.sleep(300)
                     elif fault == "exception":
                         self.chunk(("__exception__\r\n" + MESSAGE + "\n").encode())
+                    elif fault == "truncate":
+                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
+                        upstream.close()
+                        return
                     upstream.close()
                     self.abort()
                     return

@@ -20,7 +20,8 @@ std::string error_of(const std::string& json) {
 TEST(Config, ReadsEveryKey) {
   auto c = parse_config(R"json({
     "clickhouse": {"url": "http://127.0.0.1:9", "user": "exporter", "password_env": "PW",
-                   "settings": {"max_threads": 2, "join_use_nulls": true, "s": "x"}},
+                   "settings": {"max_threads": 2, "join_use_nulls": true, "s": "x"},
+                   "wire_compression": "gzip", "wire_level": 6},
     "workers": 4,
     "output": {"dir": "./dump", "format": "CSVWithNames", "compression": "none", "zstd_level": 5,
                "max_rows_per_file": 100, "max_bytes_per_file": "1GiB", "max_compressed_bytes_per_file": 2048},
@@ -37,6 +38,8 @@ TEST(Config, ReadsEveryKey) {
   ASSERT_EQ(o.connection.settings.size(), 3u);
   EXPECT_EQ(o.connection.settings[0], (std::pair<std::string, std::string>{"max_threads", "2"}));
   EXPECT_EQ(o.connection.settings[1].second, "1");
+  EXPECT_EQ(o.wire.method, WireMethod::gzip);
+  EXPECT_EQ(o.wire.level, 6);
   EXPECT_EQ(o.workers, 4);
   EXPECT_EQ(o.output.dir, "./dump");
   EXPECT_EQ(o.output.format, "CSVWithNames");
@@ -77,6 +80,11 @@ TEST(Config, ErrorsNameThePathAndTheProblem) {
             "x.json: split.max_bytes_per_task: \"lots\" is not a size (examples: 1000000, 512KiB, "
             "100MiB, 1GiB)");
   EXPECT_EQ(error_of("{\"tables\": [}").substr(0, 24), "x.json: not valid JSON (");
+  EXPECT_EQ(error_of(R"json({"clickhouse": {"wire_compression": "brotli"}})json"),
+            "x.json: clickhouse.wire_compression: expected auto, zstd, lz4, gzip, deflate or none, "
+            "got \"brotli\"");
+  EXPECT_EQ(error_of(R"json({"clickhouse": {"wire_level": 30}})json"),
+            "x.json: clickhouse.wire_level: expected 1 to 22, got 30");
   EXPECT_EQ(error_of(R"json({"clickhouse": {"settings": {"a": [1]}}})json"),
             "x.json: clickhouse.settings.a: expected a string, number or boolean, got an array");
 }

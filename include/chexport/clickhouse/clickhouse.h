@@ -51,15 +51,18 @@ bool is_auth_code(int code) noexcept;
 // `what` says what was being done, e.g. "export of default.trips partition 201501".
 void check_response(const HttpResponse& response, const std::string& url, std::string_view what);
 
-// What the server said about one query in its response headers. Modern servers send all of it;
-// 18.16 only the display name. A streamed result's summary is written with the headers, at the
-// first flush, so for an export it says how far the server had read by then (a lower bound);
-// total_rows_to_read is the server's estimate for the whole query.
+// What the server said about one query in its response headers, and how many bytes its body took
+// on the wire. Modern servers send all of it; 18.16 only the display name (and Content-Encoding). A
+// streamed result's summary is written with the headers, at the first flush, so for an export it
+// says how far the server had read by then (a lower bound); total_rows_to_read is the server's
+// estimate for the whole query.
 struct ResponseInfo {
-  std::string query_id;       // X-ClickHouse-Query-Id: the id the server ran the query under
-  std::string timezone;       // X-ClickHouse-Timezone: the server's time zone
-  std::string display_name;   // X-ClickHouse-Server-Display-Name: which server answered
-  std::string exception_tag;  // X-ClickHouse-Exception-Tag: frames a mid-stream error (25.11+)
+  std::string query_id;          // X-ClickHouse-Query-Id: the id the server ran the query under
+  std::string timezone;          // X-ClickHouse-Timezone: the server's time zone
+  std::string display_name;      // X-ClickHouse-Server-Display-Name: which server answered
+  std::string exception_tag;     // X-ClickHouse-Exception-Tag: frames a mid-stream error (25.11+)
+  std::string content_encoding;  // Content-Encoding: how the body came compressed
+  std::optional<uint64_t> wire_bytes;  // bytes of the body as received (compressed)
   std::optional<uint64_t> read_rows, read_bytes, total_rows_to_read;  // X-ClickHouse-Summary
 };
 ResponseInfo response_info(const HttpResponse& response);
@@ -68,9 +71,11 @@ ResponseInfo response_info(const HttpResponse& response);
 inline constexpr std::pair<const char*, std::string ResponseInfo::*> response_text_fields[] = {
     {"query_id", &ResponseInfo::query_id},
     {"timezone", &ResponseInfo::timezone},
-    {"display_name", &ResponseInfo::display_name}};
+    {"display_name", &ResponseInfo::display_name},
+    {"content_encoding", &ResponseInfo::content_encoding}};
 inline constexpr std::pair<const char*, std::optional<uint64_t> ResponseInfo::*>
-    response_number_fields[] = {{"read_rows", &ResponseInfo::read_rows},
+    response_number_fields[] = {{"wire_bytes", &ResponseInfo::wire_bytes},
+                                {"read_rows", &ResponseInfo::read_rows},
                                 {"read_bytes", &ResponseInfo::read_bytes},
                                 {"total_rows_to_read", &ResponseInfo::total_rows_to_read}};
 

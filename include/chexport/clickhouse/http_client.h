@@ -1,11 +1,13 @@
 // One reusable libcurl easy handle that POSTs a query and pushes the response body into a sink.
 //
 // Owns its CURL handle (connection reuse across requests; create one per worker). The body of a
-// 200 response without an X-ClickHouse-Exception-Code header goes to the sink as it arrives; any
-// other body is kept (first 64 KiB) in HttpResponse::error_body. No exception crosses libcurl:
-// the write callback catches what the sink throws, aborts the transfer, and post() rethrows it.
-// post() itself throws only what the sink threw; transport failures are reported in the response
-// for the caller to classify. Not thread-safe.
+// 200 response without an X-ClickHouse-Exception-Code header goes to the sink as it arrives,
+// decoded from its Content-Encoding (pipeline/content_decoder.h) in the receiving thread; any
+// other body is decoded where it can be and kept (its last 64 KiB) in HttpResponse::error_body.
+// No exception crosses libcurl: the write callback catches what the sink throws, aborts the
+// transfer, and post() rethrows it. post() itself throws only what the sink threw; transport
+// failures and undecodable bodies are reported in the response for the caller to classify.
+// Not thread-safe.
 #pragma once
 
 #include <atomic>
@@ -36,6 +38,10 @@ struct ConnectionOptions {
   std::string proxy;         // http://[user:password@]host:port; secret: never logged whole
   std::string noproxy;       // hosts reached directly, as curl's --noproxy
   std::string proxy_user;    // "user:password" for the proxy; secret: never logged
+  // The Accept-Encoding header: what the server may compress the body with. Every encoding in it
+  // must be one chexport decodes (zstd, lz4, gzip, deflate); modern servers compress by default
+  // when asked, so the default asks for none.
+  std::string accept_encoding = "identity";
 };
 
 // The proxy a request to `url` goes through: `options.proxy`, or the environment as libcurl reads
@@ -58,13 +64,16 @@ struct HttpResponse {
   std::string timezone;
   std::string display_name;
   std::string summary;
-  std::string reason;       // the status line's reason phrase ("Bad Gateway")
-  std::string location;     // Location, of a redirect
-  std::string proxy;        // the proxy the request went through (no credentials), if any
-  std::string error_body;   // body of a failed response (first 64 KiB)
-  uint64_t body_bytes = 0;  // bytes received in the body
-  bool connected = false;   // a connection to the server was established
-  bool cancelled = false;   // aborted because the cancel flag was set
+  std::string reason;            // the status line's reason phrase ("Bad Gateway")
+  std::string location;          // Location, of a redirect
+  std::string proxy;             // the proxy the request went through (no credentials), if any
+  std::string content_encoding;  // Content-Encoding, if any
+  std::string error_body;        // body of a failed response, decoded where it can be (last 64 KiB)
+  std::string decode_error;      // why a successful response's body could not be decoded, if so
+  uint64_t body_bytes = 0;       // bytes received in the body, as sent (compressed)
+  uint64_t decoded_bytes = 0;    // bytes of the body after decoding, that went to the sink
+  bool connected = false;        // a connection to the server was established
+  bool cancelled = false;        // aborted because the cancel flag was set
 };
 
 class HttpClient {

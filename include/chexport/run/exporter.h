@@ -22,6 +22,7 @@
 
 #include "chexport/clickhouse/clickhouse.h"
 #include "chexport/clickhouse/http_client.h"
+#include "chexport/clickhouse/wire_compression.h"
 #include "chexport/output/layout.h"
 #include "chexport/pipeline/rotating_writer.h"
 #include "chexport/plan/plan.h"
@@ -54,6 +55,7 @@ struct RetryPolicy {
 
 struct ExportOptions {
   ConnectionOptions connection;
+  WireCompression wire;  // how the server compresses the tasks' answers
   std::vector<TableSpec> tables;
   OutputOptions output;
   SplitOptions split;
@@ -100,6 +102,7 @@ struct RunResult {
   std::string finished_at;
   double seconds = 0;
   std::vector<std::string> schema_files;  // relative paths
+  WireChoice wire;                        // how the server compressed its answers
   std::vector<TaskResult> tasks;
   int exit_code = 0;
   std::string summary;  // one line
@@ -116,6 +119,7 @@ RunResult run_export(const ExportOptions& options, const CancelToken* cancel);
 
 struct RunTotals {
   uint64_t tasks = 0, failed_tasks = 0, files = 0, rows = 0, csv_bytes = 0, compressed_bytes = 0;
+  uint64_t wire_bytes = 0;  // the export queries' bodies as received (their last attempts)
 };
 RunTotals totals_of(const RunResult& run);
 

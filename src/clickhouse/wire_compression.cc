@@ -1,0 +1,189 @@
+#include "chexport/clickhouse/wire_compression.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "chexport/common/error.h"
+#include "chexport/pipeline/content_decoder.h"
+
+namespace chexport {
+namespace {
+
+// What the server lists for the user: whether they may change settings, and what compression
+// they get without changing any.
+struct UserSettings {
+  bool may_change = true;  // readonly=0, or 2 (which allows settings but not readonly itself)
+  std::string enabled;     // enable_http_compression
+  std::string level;       // http_zlib_compression_level
+};
+
+UserSettings read_user_settings(ClickHouseClient& client) {
+  UserSettings user;
+  try {
+    for (const auto& row :
+         client.query_rows("SELECT name, value FROM system.settings WHERE name IN ('readonly', "
+                           "'enable_http_compression', 'http_zlib_compression_level')",
+                           "reading the user's compression settings")) {
+      if (row.at(0) == "readonly") user.may_change = row.at(1) != "1";
+      if (row.at(0) == "enable_http_compression") user.enabled = row.at(1);
+      if (row.at(0) == "http_zlib_compression_level") user.level = row.at(1);
+    }
+  } catch (const Error& e) {
+    if (e.category() == ErrorCategory::connection || e.category() == ErrorCategory::auth) throw;
+    spdlog::debug("cannot read the user's settings ({}); the probe will tell", e.what());
+  }
+  return user;
+}
+
+// The value of a setting the user gave (--setting, the URL, the config), if any.
+std::optional<std::string> user_sets(const ConnectionOptions& connection, std::string_view name) {
+  for (const auto& [key, value] : connection.settings) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
+// Runs SELECT 1 with `options` and says how the answer came back: the Content-Encoding, or ""
+// when it came plain. Throws what the server answered.
+std::string probe(const ConnectionOptions& options) {
+  ClickHouseClient client(options);
+  StringSink sink;
+  ResponseInfo info;
+  client.stream("SELECT 1 FORMAT TSV", new_query_id(), sink,
+                "asking the server to compress its answers", &info);
+  if (sink.text != "1\n") {
+    throw Error(ErrorKind::permanent, ErrorCategory::export_failed,
+                "the server's compressed answer to SELECT 1 decodes to something else");
+  }
+  auto encoding = content_encoding_from_name(info.content_encoding);
+  return encoding && *encoding != ContentEncoding::identity ? info.content_encoding : "";
+}
+
+// The methods the server compresses with, for the message that says it lacks one.
+std::string offered(ConnectionOptions options) {
+  std::string list;
+  for (const char* method : {"zstd", "lz4", "gzip", "deflate"}) {
+    options.accept_encoding = method;
+    try {
+      if (!probe(options).empty()) list += (list.empty() ? "" : ", ") + std::string(method);
+    } catch (const Error&) {
+    }
+  }
+  return list.empty() ? "none" : list;
+}
+
+}  // namespace
+
+std::optional<WireMethod> wire_method_from_name(std::string_view name) {
+  for (WireMethod m : {WireMethod::automatic, WireMethod::zstd, WireMethod::lz4, WireMethod::gzip,
+                       WireMethod::deflate, WireMethod::none}) {
+    if (name == wire_method_name(m)) return m;
+  }
+  return std::nullopt;
+}
+
+const char* wire_method_name(WireMethod method) noexcept {
+  switch (method) {
+    case WireMethod::automatic:
+      return "auto";
+    case WireMethod::zstd:
+      return "zstd";
+    case WireMethod::lz4:
+      return "lz4";
+    case WireMethod::gzip:
+      return "gzip";
+    case WireMethod::deflate:
+      return "deflate";
+    case WireMethod::none:
+      break;
+  }
+  return "none";
+}
+
+void check_wire_level(WireMethod method, int level) {
+  int max = 9;  // zlib's range; auto may end up with gzip
+  if (method == WireMethod::zstd) max = 22;
+  if (method == WireMethod::lz4) max = 12;
+  if (level < 1 || level > max) {
+    throw_usage("--wire-level (clickhouse.wire_level) must be between 1 and " +
+                std::to_string(max) + " for " + wire_method_name(method) + ", not " +
+                std::to_string(level));
+  }
+}
+
+std::string WireChoice::describe() const {
+  if (encoding == "identity") return "none (" + reason + ")";
+  return encoding + (level ? ", level " + std::to_string(*level) : std::string());
+}
+
+WireChoice negotiate_wire_compression(const ConnectionOptions& connection,
+                                      const WireCompression& wanted, const QueryRetry& retry) {
+  WireChoice choice;
+  if (wanted.method == WireMethod::none) {
+    choice.reason = "--wire-compression none";
+    return choice;
+  }
+  const bool insist = wanted.method != WireMethod::automatic;
+  const std::string asked = std::string("--wire-compression ") + wire_method_name(wanted.method);
+  // `auto` does without; an explicit method does not.
+  auto without = [&](const std::string& why) {
+    if (insist) throw_usage(asked + ": " + why + "; use --wire-compression auto or none");
+    choice = WireChoice{};
+    choice.reason = why;
+    return choice;
+  };
+  ClickHouseClient client(connection);
+  client.set_query_retry(retry);
+  UserSettings user = read_user_settings(client);
+  if (user.may_change) {
+    choice.level = wanted.level.value_or(1);
+    if (!user_sets(connection, "enable_http_compression"))
+      choice.settings.emplace_back("enable_http_compression", "1");
+    if (auto own = user_sets(connection, "http_zlib_compression_level")) {
+      if (wanted.level && std::to_string(*wanted.level) != *own) {
+        throw_usage("--wire-level " + std::to_string(*wanted.level) +
+                    " and --setting http_zlib_compression_level=" + *own + " disagree");
+      }
+      choice.level = std::atoi(own->c_str());
+    } else {
+      choice.settings.emplace_back("http_zlib_compression_level", std::to_string(*choice.level));
+    }
+  } else {
+    if (user.enabled != "1") {
+      return without(
+          "the user may not change settings (readonly=1) and the server does not compress "
+          "responses for it (enable_http_compression=0)");
+    }
+    if (wanted.level && std::to_string(*wanted.level) != user.level) {
+      throw_usage("--wire-level " + std::to_string(*wanted.level) +
+                  ": the user may not change settings (readonly=1), and the server compresses at "
+                  "level " +
+                  user.level + " (http_zlib_compression_level)");
+    }
+    if (!user.level.empty()) choice.level = std::atoi(user.level.c_str());
+  }
+  choice.accept_encoding = insist ? wire_method_name(wanted.method) : "zstd, gzip, deflate";
+
+  ConnectionOptions options = connection;
+  options.accept_encoding = choice.accept_encoding;
+  options.settings.insert(options.settings.end(), choice.settings.begin(), choice.settings.end());
+  std::string encoding;
+  try {
+    encoding = probe(options);
+  } catch (const Error& e) {
+    if (e.category() == ErrorCategory::connection || e.category() == ErrorCategory::auth) throw;
+    return without(std::string("the server refused: ") + e.what());
+  }
+  if (encoding.empty()) {
+    if (insist) {
+      return without("the server answers without it: it compresses with " + offered(options) +
+                     " only");
+    }
+    return without("the server answered without compression");
+  }
+  choice.encoding = encoding;
+  return choice;
+}
+
+}  // namespace chexport
