@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "chexport/common/utf8.h"
+#include "chexport/pipeline/content_decoder.h"
 
 namespace chexport {
 namespace {
@@ -203,10 +204,14 @@ void check_response(const HttpResponse& r, const std::string& url, std::string_v
     throw error;
   }
   if (!r.decode_error.empty()) {
-    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
-                context +
-                    ": the response cannot be decoded (Content-Encoding: " + r.content_encoding +
-                    ", " + std::to_string(r.body_bytes) + " bytes received): " + r.decode_error);
+    // An encoding chexport did not ask for comes from something in between (a proxy that
+    // recompresses) and will come again; a stream cut short or damaged may not.
+    bool asked = content_encoding_from_name(r.content_encoding).has_value();
+    throw Error(
+        asked ? ErrorKind::transient : ErrorKind::permanent, ErrorCategory::export_failed,
+        context + ": the response cannot be decoded (Content-Encoding: " + r.content_encoding +
+            ", " + std::to_string(r.body_bytes) + " bytes received): " + r.decode_error +
+            (asked ? "" : "; a proxy in between recompresses? try --wire-compression none"));
   }
   if (r.curl_code == CURLE_OK) return;
 
@@ -237,9 +242,14 @@ void check_response(const HttpResponse& r, const std::string& url, std::string_v
 }
 
 ResponseInfo response_info(const HttpResponse& r) {
-  ResponseInfo info{
-      r.query_id, r.timezone, r.display_name, r.exception_tag, r.content_encoding, r.body_bytes, {},
-      {},         {}};
+  ResponseInfo info;
+  info.query_id = r.query_id;
+  info.timezone = r.timezone;
+  info.display_name = r.display_name;
+  info.exception_tag = r.exception_tag;
+  info.content_encoding = r.content_encoding;
+  info.wire_bytes = r.body_bytes;
+  info.decode_error = r.decode_error;
   if (r.summary.empty()) return info;
   // {"read_rows":"1","read_bytes":"8",...}: every value is a string of digits.
   simdjson::dom::parser parser;
@@ -324,16 +334,22 @@ void ClickHouseClient::stream(std::string_view sql, const std::string& query_id,
   check_response(r, http_.options().url, what);
 }
 
-std::string ClickHouseClient::query(std::string_view sql, std::string_view what) {
+std::string ClickHouseClient::query(std::string_view sql, std::string_view what,
+                                    ResponseInfo* info) {
+  ResponseInfo said;
   for (int attempt = 1;; ++attempt) {
     try {
       StringSink sink;
-      stream(sql, new_query_id(), sink, what);
+      stream(sql, new_query_id(), sink, what, &said);
+      if (info != nullptr) *info = said;
       return std::move(sink.text);
     } catch (const Error& e) {
+      if (info != nullptr) *info = said;
       // A server that cannot be reached at all (a wrong --url) fails at once, as before; a 502
-      // from a load balancer or a connection reset is retried.
-      if (!e.transient() || e.category() == ErrorCategory::connection || attempt > retry_.retries)
+      // from a load balancer or a connection reset is retried. A whole answer that does not
+      // decode would decode no better the next time.
+      if (!e.transient() || e.category() == ErrorCategory::connection ||
+          !said.decode_error.empty() || attempt > retry_.retries)
         throw;
       double delay =
           std::min(retry_.max_delay,

@@ -296,10 +296,15 @@ void log_request(void* handle, const std::string& url, const HttpResponse& r) {
   CURL* curl = static_cast<CURL*>(handle);
   double seconds = 0;
   curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &seconds);
-  spdlog::debug("POST {}{} -> {} {}, {} bytes in {:.3f} s{}", url,
+  std::string decoded =
+      r.content_encoding.empty()
+          ? std::string()
+          : " " + r.content_encoding + " (" + std::to_string(r.decoded_bytes) + " decoded)";
+  spdlog::debug("POST {}{} -> {} {}, {} bytes{} in {:.3f} s{}", url,
                 r.proxy.empty() ? std::string() : " via proxy " + r.proxy,
                 r.status == 0 ? std::string("no answer") : std::to_string(r.status), r.reason,
-                r.body_bytes, seconds, r.curl_code == 0 ? std::string() : ": " + r.curl_error);
+                r.body_bytes, decoded, seconds,
+                r.curl_code == 0 ? std::string() : ": " + r.curl_error);
   if (!spdlog::should_log(spdlog::level::trace)) return;
   curl_certinfo* certs = nullptr;
   if (curl_easy_getinfo(curl, CURLINFO_CERTINFO, &certs) == CURLE_OK && certs != nullptr &&

@@ -52,8 +52,9 @@ class ZstdDecoder final : public BufferedDecoder {
       }
       frame_open_ = r != 0;
       push(o.pos, out);
-      // A full buffer may leave decoded bytes inside the context: go round until it is not full.
-      if (in.pos == in.size && o.pos < o.size) return;
+      // A full buffer may leave decoded bytes inside the context: go round until it is not full,
+      // unless the frame has just ended (another call would read "no input" as a new frame).
+      if (in.pos == in.size && (o.pos < o.size || !frame_open_)) return;
     }
   }
   void end() override {
@@ -91,7 +92,7 @@ class Lz4Decoder final : public BufferedDecoder {
       next += consumed;
       left -= consumed;
       push(produced, out);
-      if (left == 0 && produced < output_capacity) return;
+      if (left == 0 && (produced < output_capacity || !frame_open_)) return;
     }
   }
   void end() override {

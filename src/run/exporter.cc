@@ -437,18 +437,19 @@ void mark_not_started(RunResult& run, const CancelToken* cancel, const std::stri
 std::string summary_line(const RunResult& run, const std::string& destination) {
   RunTotals totals = totals_of(run);
   char line[640];
-  std::snprintf(
-      line, sizeof line,
-      "%s: %llu task(s), %llu failed; %llu rows, %llu file(s), %s CSV (%s on the wire, "
-      "%s) -> %s in %.2f s (%.1f MB/s) into %s",
-      totals.failed_tasks == 0 ? "export complete" : "export FAILED",
-      static_cast<unsigned long long>(totals.tasks),
-      static_cast<unsigned long long>(totals.failed_tasks),
-      static_cast<unsigned long long>(totals.rows), static_cast<unsigned long long>(totals.files),
-      format_bytes(totals.csv_bytes).c_str(), format_bytes(totals.wire_bytes).c_str(),
-      run.wire.encoding.c_str(), format_bytes(totals.compressed_bytes).c_str(), run.seconds,
-      run.seconds > 0 ? static_cast<double>(totals.csv_bytes) / 1e6 / run.seconds : 0.0,
-      destination.c_str());
+  std::snprintf(line, sizeof line,
+                "%s: %llu task(s), %llu failed; %llu rows, %llu file(s), %s CSV (%s on the wire, "
+                "%s) -> %s in %.2f s (%.1f MB/s) into %s",
+                totals.failed_tasks == 0 ? "export complete" : "export FAILED",
+                static_cast<unsigned long long>(totals.tasks),
+                static_cast<unsigned long long>(totals.failed_tasks),
+                static_cast<unsigned long long>(totals.rows),
+                static_cast<unsigned long long>(totals.files),
+                format_bytes(totals.csv_bytes).c_str(), format_bytes(totals.wire_bytes).c_str(),
+                run.wire.encoding == "identity" ? "uncompressed" : run.wire.encoding.c_str(),
+                format_bytes(totals.compressed_bytes).c_str(), run.seconds,
+                run.seconds > 0 ? static_cast<double>(totals.csv_bytes) / 1e6 / run.seconds : 0.0,
+                destination.c_str());
   return line;
 }
 

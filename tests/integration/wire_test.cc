@@ -105,6 +105,13 @@ TEST(Wire, ReadonlyUserAutoDoesWithoutAndExplicitIsAnError) {
                            "settings (readonly=1) and the server does not compress responses for "
                            "it (enable_http_compression=0))\n";
   EXPECT_EQ(count_of(r.output, line), 1u) << r.output;
+  simdjson::dom::parser parser;
+  simdjson::dom::element task = manifest_of(parser, out)["tasks"].at(0);
+  if (test_server().modern()) {
+    EXPECT_EQ(std::string_view(task["server_response"]["content_encoding"]), "zstd");
+  } else {
+    EXPECT_EQ(task["server_response"]["content_encoding"].error(), simdjson::NO_SUCH_FIELD);
+  }
 
   TempDir explicit_out;
   args.back() = explicit_out.str();
@@ -175,6 +182,33 @@ TEST(Wire, ALevelTheServerCannotCompressAtIsCaught) {
   check_manifest(out, 100000);
   EXPECT_EQ(exported_digest(out),
             records_digest(http_query("SELECT * FROM " + table + " FORMAT CSV")));
+}
+
+// The user's own settings win: enable_http_compression=0 turns compression off (one info line,
+// and the summary says so); an explicit method with it is an error.
+TEST(Wire, TheUsersOwnSettingTurnsItOff) {
+  std::string table = small_table();
+  TempDir out;
+  std::vector<std::string> args = {"export", "--url", test_server().url(), "-t", table, "-o",
+                                   out.str(), "--setting", "enable_http_compression=0"};
+  auto r = run_chexport(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(count_of(r.output, "chexport: info: wire compression: none (--setting "
+                               "enable_http_compression=0 turns it off)\n"),
+            1u)
+      << r.output;
+  EXPECT_NE(r.output.find(" on the wire, uncompressed) -> "), std::string::npos) << r.output;
+  check_manifest(out, 100000);
+  TempDir out2;
+  args[6] = out2.str();
+  args.insert(args.end(), {"--wire-compression", "gzip"});
+  auto gzip = run_chexport(args);
+  EXPECT_EQ(gzip.exit_code, 2) << gzip.output;
+  EXPECT_NE(gzip.output.find("chexport: error: --wire-compression gzip: --setting "
+                             "enable_http_compression=0 turns it off; use --wire-compression auto "
+                             "or none\n"),
+            std::string::npos)
+      << gzip.output;
 }
 
 TEST(Wire, BadFlagsAreOneClearError) {

@@ -136,6 +136,29 @@ TEST(CheckResponse, ModernMidStreamAbortIsATruncatedStream) {
   EXPECT_NE(std::string(e.what()).find("after 12345 bytes"), std::string::npos);
 }
 
+// A compressed body that stops early or is damaged may come whole next time; one in an encoding
+// chexport never asked for comes from something in between and will come again.
+TEST(CheckResponse, ABodyThatDoesNotDecode) {
+  HttpResponse r;
+  r.status = 200;
+  r.connected = true;
+  r.curl_code = CURLE_WRITE_ERROR;  // the decoder stopped the transfer
+  r.content_encoding = "zstd";
+  r.body_bytes = 4096;
+  r.decode_error = "the zstd stream ends inside a frame (truncated)";
+  Error truncated = response_error(r);
+  EXPECT_EQ(truncated.category(), ErrorCategory::export_failed);
+  EXPECT_EQ(truncated.kind(), ErrorKind::transient);
+  EXPECT_EQ(std::string(truncated.what()),
+            "test: the response cannot be decoded (Content-Encoding: zstd, 4096 bytes received): "
+            "the zstd stream ends inside a frame (truncated)");
+  r.content_encoding = "br";
+  r.decode_error = "an encoding chexport did not ask for: br";
+  Error foreign = response_error(r);
+  EXPECT_EQ(foreign.kind(), ErrorKind::permanent);
+  EXPECT_NE(std::string(foreign.what()).find("try --wire-compression none"), std::string::npos);
+}
+
 TEST(CheckResponse, StalledQueryIsNotAConnectionFailure) {
   HttpResponse r;
   r.connected = true;  // no header yet: 18.16 sends them with the first flush

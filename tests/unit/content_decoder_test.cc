@@ -91,6 +91,32 @@ TEST_P(Decoder, DecodesWhateverThePiecesAreAndConcatenatedFrames) {
   EXPECT_EQ(decode(GetParam(), body + encode(GetParam(), second), 65536), text + second);
 }
 
+// A frame that ends exactly where the decoder's 256 KiB buffer fills up ends there: no "truncated"
+// for a result of k * 256 KiB.
+TEST_P(Decoder, AFrameThatFillsTheBufferExactly) {
+  for (size_t size : {size_t(256) << 10, size_t(512) << 10, (size_t(256) << 10) - 1}) {
+    std::string text(size, 'a');
+    EXPECT_EQ(decode(GetParam(), encode(GetParam(), text), 1 << 20), text) << size;
+  }
+}
+
+// Bytes after a whole frame that are not another frame are damage, never dropped in silence.
+TEST_P(Decoder, GarbageAfterAFrameIsAnError) {
+  EXPECT_THROW(decode(GetParam(), encode(GetParam(), sample(100)) + "Code: 1", 1 << 20),
+               DecodeError);
+}
+
+// What the sink throws (a full disk) comes out of decode() as it was.
+TEST_P(Decoder, TheSinksErrorPassesThrough) {
+  struct Failing final : ByteSink {
+    void write(std::string_view) override { throw std::runtime_error("disk full"); }
+    void finish() override {}
+    void cancel() noexcept override {}
+  } sink;
+  auto decoder = make_content_decoder(GetParam());
+  EXPECT_THROW(decoder->decode(encode(GetParam(), sample(100)), sink), std::runtime_error);
+}
+
 TEST_P(Decoder, ABodyThatStopsInsideAFrameIsTruncated) {
   std::string body = encode(GetParam(), sample(20000));
   for (size_t keep : {body.size() - 1, body.size() / 2, size_t(3)}) {
@@ -119,9 +145,12 @@ INSTANTIATE_TEST_SUITE_P(All, Decoder,
                                            ContentEncoding::gzip, ContentEncoding::deflate),
                          [](const auto& info) { return content_encoding_name(info.param); });
 
-// zstd (with its checksum, as ClickHouse writes it) and gzip (CRC-32) notice damage anywhere.
+// zstd (with its checksum, as ClickHouse writes it), gzip (CRC-32) and zlib (Adler-32) notice
+// damage anywhere. ClickHouse's lz4 frames carry no checksum: there only the CSV checks and the
+// row counts can.
 TEST(Decoder, DamageIsCorruptWhereTheFormatHasAChecksum) {
-  for (ContentEncoding encoding : {ContentEncoding::zstd, ContentEncoding::gzip}) {
+  for (ContentEncoding encoding :
+       {ContentEncoding::zstd, ContentEncoding::gzip, ContentEncoding::deflate}) {
     std::string body = encode(encoding, sample(20000));
     for (size_t i = body.size() / 2; i < body.size() / 2 + 16; ++i) body[i] = ~body[i];
     EXPECT_THROW(decode(encoding, body, 4096), DecodeError) << content_encoding_name(encoding);

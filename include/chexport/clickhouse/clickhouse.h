@@ -63,6 +63,7 @@ struct ResponseInfo {
   std::string exception_tag;     // X-ClickHouse-Exception-Tag: frames a mid-stream error (25.11+)
   std::string content_encoding;  // Content-Encoding: how the body came compressed
   std::optional<uint64_t> wire_bytes;  // bytes of the body as received (compressed)
+  std::string decode_error;            // why the body did not decode, if it did not
   std::optional<uint64_t> read_rows, read_bytes, total_rows_to_read;  // X-ClickHouse-Summary
 };
 ResponseInfo response_info(const HttpResponse& response);
@@ -102,8 +103,9 @@ class ClickHouseClient {
   // given, before it checks the response: it is there also when stream() throws.
   void stream(std::string_view sql, const std::string& query_id, ByteSink& sink,
               std::string_view what, ResponseInfo* info = nullptr);
-  // Runs a small query and returns its whole body.
-  std::string query(std::string_view sql, std::string_view what);
+  // Runs a small query and returns its whole body; fills `info` as stream() does. Retries
+  // transient failures (see set_query_retry), but not a body that did not decode.
+  std::string query(std::string_view sql, std::string_view what, ResponseInfo* info = nullptr);
   // Runs `sql` with FORMAT JSONCompact appended; every value as text (numbers in decimal,
   // null as "\N").
   std::vector<std::vector<std::string>> query_rows(std::string_view sql, std::string_view what);
