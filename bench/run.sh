@@ -16,78 +16,14 @@
 # numbers in $BENCH_DIR/raw-$SERVER.tsv. Takes a few minutes; the table (about 1.6 GB of CSV) is
 # made once per server.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
-REPS=${REPS:-3}
-SERVER=${SERVER:-18.16}
-BENCH_DIR=${BENCH_DIR:-/var/tmp/chexport-bench}
-ROWS=${ROWS:-7000000}
-PIN=${PIN:-1}
-mkdir -p "$BENCH_DIR"
-client=()
-if [[ $PIN == 1 && $(nproc) -ge 2 ]]; then client=(taskset -c 1); fi
+# The settings, the build, the server and bench.events are shared with bench/link.sh.
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-scripts/install-deps.sh
-BUILD_DIR=build-release BUILD_TYPE=Release scripts/build.sh -DCHEXPORT_BENCH=ON -DCHEXPORT_TESTS=OFF >/dev/null
-chexport=$root/build-release/chexport
-
-server_dir=$BENCH_DIR/server-$SERVER
-trap 'scripts/clickhouse-server.sh stop "$server_dir"' EXIT
-if [[ -f $server_dir/ports ]]; then
-  read -r http_port tcp_port server_pid < <(scripts/clickhouse-server.sh restart "$server_dir")
-else
-  read -r http_port tcp_port server_pid < <(scripts/clickhouse-server.sh start "$server_dir" "$SERVER")
-fi
-# Every thread of the server, and those it starts later, on core 0.
-if ((${#client[@]})); then taskset -a -c -p 0 "$server_pid" >/dev/null; fi
-url="http://127.0.0.1:$http_port"
-ch() { curl -sS --fail-with-body --data-binary @- "$url/"; }
-
-if [[ $(ch <<<"SELECT count() FROM system.tables WHERE database = 'bench' AND name = 'events'") != 1 ]]; then
-  echo "bench: creating bench.events ($ROWS rows, deterministic)" >&2
-  ch <<<'CREATE DATABASE IF NOT EXISTS bench'
-  ch <<'SQL'
-CREATE TABLE bench.events
-(
-    event_date Date,
-    event_time DateTime,
-    user_id UInt64,
-    session_id UInt32,
-    country String,
-    device String,
-    price Float64,
-    quantity Int32,
-    url String,
-    referrer String,
-    comment String
-)
-ENGINE = MergeTree
-PARTITION BY toYYYYMM(event_date)
-ORDER BY (event_date, user_id)
-SQL
-  # Ten monthly partitions; strings of varying length with quotes and commas.
-  ch <<SQL
-INSERT INTO bench.events
-SELECT
-    toDate('2024-01-01') + intDiv(number * 300, $ROWS) AS event_date,
-    toDateTime(event_date) + (cityHash64(number, 1) % 86400),
-    cityHash64(number) % 10000000,
-    toUInt32(cityHash64(number, 2) % 4000000000),
-    ['DE', 'US', 'FR', 'JP', 'BR', 'IN', 'GB', 'NL'][1 + number % 8],
-    ['desktop', 'mobile', 'tablet', 'tv'][1 + cityHash64(number, 3) % 4],
-    (cityHash64(number, 4) % 1000000) / 100,
-    toInt32(cityHash64(number, 5) % 20) - 2,
-    concat('https://shop.example.com/', ['p', 'search', 'cart', 'product/view'][1 + number % 4], '?id=',
-           toString(cityHash64(number, 6) % 1000000), '&q=',
-           substring('red "shoes", size 42, "quoted" text, more, words, and commas', 1 + cityHash64(number, 7) % 20,
-                     cityHash64(number, 8) % 40)),
-    if(number % 3 = 0, '', concat('https://ref.example.org/', toString(cityHash64(number, 9) % 100000))),
-    substring('A comment with "quotes", commas, and a long tail: lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "incididunt" ut labore et dolore magna aliqua.',
-              1 + cityHash64(number, 10) % 60, cityHash64(number, 11) % 140)
-FROM numbers($ROWS)
-SQL
-  ch <<<'OPTIMIZE TABLE bench.events FINAL' || true
-fi
+bench_build
+trap bench_stop_server EXIT
+bench_start_server
+bench_create_events
 
 whole="SELECT * FROM bench.events FORMAT CSV"
 partition_id=$(ch <<<"SELECT partition_id FROM system.parts WHERE database = 'bench' AND table = 'events' AND active ORDER BY partition_id LIMIT 1 OFFSET 4")
@@ -141,17 +77,19 @@ measure "curl | zstd -3" table bash -c "curl -sS --fail --data-binary '$whole' '
 if [[ $tcp_port != 0 ]]; then
   measure "clickhouse-client | zstd -1" table bash -c "clickhouse-client --port $tcp_port --query '$whole' | zstd -1 -T1 -q > '$out/t.csv.zst'"
 fi
+# Plain CSV on the wire, like curl's: this table is about the client's own work. bench/link.sh
+# measures compression on the wire (--wire-compression auto, the default) over slow links.
 for level in 1 3; do
   measure "chexport 1 worker, zstd -$level" table "$chexport" export --log-level warn --url "$url" \
-    -t bench.events -o "$out" --zstd-level "$level"
+    -t bench.events -o "$out" --zstd-level "$level" --wire-compression none
 done
 for workers in 2 4; do
   measure "chexport $workers workers, zstd -1" table "$chexport" export --log-level warn --url "$url" \
-    -t bench.events -o "$out" --zstd-level 1 --workers "$workers"
+    -t bench.events -o "$out" --zstd-level 1 --workers "$workers" --wire-compression none
 done
 # Memory must not grow with the data: the same export of a quarter of the table (75 of 300 days).
 measure "chexport 4 workers, zstd -1, a quarter of the table" quarter "$chexport" export --log-level warn \
-  --url "$url" -t bench.events -o "$out" --zstd-level 1 --workers 4 \
+  --url "$url" -t bench.events -o "$out" --zstd-level 1 --workers 4 --wire-compression none \
   --upper-condition "event_date < toDate('2024-01-01') + 75"
 
 results=$BENCH_DIR/results-$SERVER.md

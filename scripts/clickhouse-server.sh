@@ -16,7 +16,9 @@
 # database `granted` alone (allow_databases). On 26.7 also policy_reader (password
 # "policy-secret"), who sees only the rows of granted.policy with an even n (a row policy declared
 # in users.xml; 18.16 has no row policies). DIR/version records the version.
-# 26.7 has no TCP port here (only HTTP is started): TCP_PORT is printed as 0.
+# 26.7 has no TCP port here (only HTTP is started): TCP_PORT is printed as 0. With
+# CHEXPORT_NATIVE_TCP=1 in the environment of start or restart, 26.7 also listens on a native TCP
+# port (for clickhouse-client in bench/link.sh); without it, nothing changes.
 # Each server's display name (X-ClickHouse-Server-Display-Name) is "chexport-<basename of DIR>",
 # so that tests can tell two servers on one host apart.
 set -euo pipefail
@@ -94,14 +96,17 @@ launch_18() {
 
 # clickhouse-local inside libchdb.so: start the HTTP handler, write the port it got (0 asks the
 # OS for a free one), then keep the process alive with a query that sleeps at ~0 % CPU.
+# A TCP port other than 0 ($2) also starts the native protocol's handler there.
 launch_26() {
-  local http=$1 modern
+  local http=$1 tcp=${2:-0} modern listen_tcp=""
   modern=$("$scripts/modern-clickhouse/install.sh")
   rm -f "$dir/http_port"
+  if [[ $tcp != 0 ]]; then listen_tcp="SYSTEM START LISTEN TCP;
+      "; fi
   TZ=UTC "$modern/chdb-launcher" "$modern/libchdb.so" \
-    --config-file="$dir/config.xml" --listen_host=127.0.0.1 --http_port="$http" --tcp_port=0 \
+    --config-file="$dir/config.xml" --listen_host=127.0.0.1 --http_port="$http" --tcp_port="$tcp" \
     --path="$dir/data/" --query "SYSTEM START LISTEN HTTP;
-      SELECT getServerPort('http_port') INTO OUTFILE '$dir/http_port' TRUNCATE FORMAT TSV;
+      ${listen_tcp}SELECT getServerPort('http_port') INTO OUTFILE '$dir/http_port' TRUNCATE FORMAT TSV;
       SELECT sleepEachRow(1) FROM numbers(1000000000)
       SETTINGS max_block_size = 1, function_sleep_max_microseconds_per_block = 0 FORMAT Null" \
     >>"$dir/log/stdout.log" 2>&1 &
@@ -112,7 +117,16 @@ launch() {
   local http=$1 tcp=$2
   case $(cat "$dir/version") in
     18.16) launch_18 ;;
-    26.7) launch_26 "$http" ;;
+    26.7)
+      # The native port only on request (CHEXPORT_NATIVE_TCP=1): kept across restarts, else 0.
+      if [[ ${CHEXPORT_NATIVE_TCP:-0} == 1 ]]; then
+        if [[ $tcp == 0 ]]; then tcp=$(free_port); fi
+        while [[ $tcp == "$http" ]]; do tcp=$(free_port); done
+      else
+        tcp=0
+      fi
+      launch_26 "$http" "$tcp"
+      ;;
   esac
   await "$http" "$tcp"
 }
