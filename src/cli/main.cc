@@ -445,6 +445,8 @@ void apply_wire(const CLI::App* app, const Flags& f, WireCompression& wire) {
   }
   if (given(app, "--wire-level")) wire.level = f.wire_level;
   if (wire.level) check_wire_level(wire.method, *wire.level);
+  if (wire.level && wire.method == WireMethod::none)
+    spdlog::warn("--wire-level {} has no effect with --wire-compression none", *wire.level);
 }
 
 // Workers, retries and progress.

@@ -78,8 +78,8 @@ TEST(Only26_7, TaggedErrorBlockIsTheServersErrorDecodedExactly) {
   TempDir out;
   // Plain on the wire: compressed, this little data may all wait in the server's buffer until the
   // error, which then comes as a 500 (wire_test.cc has the block inside compressed streams).
-  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".bad", "-o",
-                         out.str(), "--wire-compression", "none"});
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".bad", "-o", out.str(),
+                         "--wire-compression", "none"});
   EXPECT_EQ(r.exit_code, 3) << r.output;
   simdjson::dom::parser parser;
   simdjson::dom::element task = parser.load(out.str() + "/manifest.json")["tasks"].at(0);

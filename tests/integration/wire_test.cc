@@ -189,12 +189,14 @@ TEST(Wire, ALevelTheServerCannotCompressAtIsCaught) {
 TEST(Wire, TheUsersOwnSettingTurnsItOff) {
   std::string table = small_table();
   TempDir out;
-  std::vector<std::string> args = {"export", "--url", test_server().url(), "-t", table, "-o",
+  std::vector<std::string> args = {"export",  "--url",     test_server().url(),
+                                   "-t",      table,       "-o",
                                    out.str(), "--setting", "enable_http_compression=0"};
   auto r = run_chexport(args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(count_of(r.output, "chexport: info: wire compression: none (--setting "
-                               "enable_http_compression=0 turns it off)\n"),
+  EXPECT_EQ(count_of(r.output,
+                     "chexport: info: wire compression: none (--setting "
+                     "enable_http_compression=0 turns it off)\n"),
             1u)
       << r.output;
   EXPECT_NE(r.output.find(" on the wire, uncompressed) -> "), std::string::npos) << r.output;
@@ -225,6 +227,13 @@ TEST(Wire, BadFlagsAreOneClearError) {
   EXPECT_EQ(level.output,
             "chexport: error: --wire-level (clickhouse.wire_level) must be between 1 and 9 for "
             "gzip, not 12\n");
+  // A level for no compression is said to do nothing, and the export goes on.
+  auto none = run_chexport({"export", "--url", test_server().url(), "-t", "default.x", "-o",
+                            out.str(), "--wire-compression", "none", "--wire-level", "5"});
+  EXPECT_NE(none.output.find("chexport: warning: --wire-level 5 has no effect with "
+                             "--wire-compression none\n"),
+            std::string::npos)
+      << none.output;
 }
 
 }  // namespace
