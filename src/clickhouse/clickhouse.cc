@@ -29,12 +29,7 @@ std::string first_line(std::string_view text) {
 // What a page that did not come from ClickHouse says: its <title>, or its first line of text
 // with the markup taken out (a proxy's "<html>..." or "<?xml ...>" first line says nothing).
 std::string page_text(std::string_view body) {
-  auto lower = [](std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-  };
-  std::string folded = lower(body);
+  std::string folded = ascii_lower(body);
   if (auto t = folded.find("<title>"); t != std::string::npos) {
     auto end = folded.find("</title>", t);
     if (end != std::string::npos) return first_line(body.substr(t + 7, end - t - 7));
@@ -447,6 +442,23 @@ void ClickHouseClient::notice_server(const ResponseInfo& info) {
         "table (docs/networks.md)",
         first, who, http_.options().url);
   }
+}
+
+UserSettings read_user_settings(ClickHouseClient& client) {
+  UserSettings user;
+  try {
+    for (const auto& row : client.query_rows(
+             "SELECT name, value FROM system.settings WHERE name IN ('readonly', "
+             "'cancel_http_readonly_queries_on_client_close', 'enable_http_compression', "
+             "'http_zlib_compression_level')",
+             "reading the user's settings")) {
+      user.values[row.at(0)] = row.at(1);
+    }
+  } catch (const Error& e) {
+    if (e.category() == ErrorCategory::connection || e.category() == ErrorCategory::auth) throw;
+    spdlog::debug("cannot read the user's settings: {}", e.what());
+  }
+  return user;
 }
 
 std::string ClickHouseClient::server_timezone() {

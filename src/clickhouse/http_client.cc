@@ -11,6 +11,7 @@
 
 #include "chexport/common/version.h"
 #include "chexport/pipeline/content_decoder.h"
+#include "chexport/pipeline/csv_scanner.h"
 
 #include <spdlog/spdlog.h>
 
@@ -19,19 +20,18 @@ namespace {
 
 constexpr size_t max_error_body = 64 * 1024;
 
-// Keeps the last `max_error_body` bytes written: the message of a failed response is at its end
-// (a mid-stream error after less than the server's buffer is a 500 whose body starts with data).
+// Keeps the end of what it is given (a StreamTail, as the writer keeps for mid-stream errors):
+// the message of a failed response is at its end (a mid-stream error after less than the
+// server's buffer is a 500 whose body starts with data).
 class TailSink final : public ByteSink {
  public:
-  void write(std::string_view data) override {
-    text.append(data);
-    if (text.size() > 2 * max_error_body) text.erase(0, text.size() - max_error_body);
-  }
-  void finish() override {
-    if (text.size() > max_error_body) text.erase(0, text.size() - max_error_body);
-  }
+  void write(std::string_view data) override { tail_.append(data); }
+  void finish() override {}
   void cancel() noexcept override {}
-  std::string text;
+  std::string_view text() const noexcept { return tail_.bytes(); }
+
+ private:
+  StreamTail tail_;
 };
 
 // The body of a failed response, decoded where it can be: as its Content-Encoding says, or, for
@@ -55,9 +55,9 @@ class ErrorBody {
       failed_ = true;
     }
   }
-  std::string text() {
-    decoded_.finish();
-    return failed_ || (decoded_.text.empty() && !raw_.empty()) ? raw_ : decoded_.text;
+  std::string text() const {
+    return failed_ || (decoded_.text().empty() && !raw_.empty()) ? raw_
+                                                                 : std::string(decoded_.text());
   }
 
  private:

@@ -1,40 +1,12 @@
 #include "chexport/clickhouse/wire_compression.h"
 
-#include <spdlog/spdlog.h>
-
-#include <algorithm>
+#include <cstdlib>
 
 #include "chexport/common/error.h"
 #include "chexport/pipeline/content_decoder.h"
 
 namespace chexport {
 namespace {
-
-// What the server lists for the user: whether they may change settings, and what compression
-// they get without changing any.
-struct UserSettings {
-  bool may_change = true;  // readonly=0, or 2 (which allows settings but not readonly itself)
-  std::string enabled;     // enable_http_compression
-  std::string level;       // http_zlib_compression_level
-};
-
-UserSettings read_user_settings(ClickHouseClient& client) {
-  UserSettings user;
-  try {
-    for (const auto& row :
-         client.query_rows("SELECT name, value FROM system.settings WHERE name IN ('readonly', "
-                           "'enable_http_compression', 'http_zlib_compression_level')",
-                           "reading the user's compression settings")) {
-      if (row.at(0) == "readonly") user.may_change = row.at(1) != "1";
-      if (row.at(0) == "enable_http_compression") user.enabled = row.at(1);
-      if (row.at(0) == "http_zlib_compression_level") user.level = row.at(1);
-    }
-  } catch (const Error& e) {
-    if (e.category() == ErrorCategory::connection || e.category() == ErrorCategory::auth) throw;
-    spdlog::debug("cannot read the user's settings ({}); the probe will tell", e.what());
-  }
-  return user;
-}
 
 // The value of a setting the user gave (--setting, the URL, the config), if any.
 std::optional<std::string> user_sets(const ConnectionOptions& connection, std::string_view name) {
@@ -164,7 +136,8 @@ std::string WireChoice::describe() const {
 }
 
 WireChoice negotiate_wire_compression(const ConnectionOptions& connection,
-                                      const WireCompression& wanted, const QueryRetry& retry) {
+                                      const WireCompression& wanted, const UserSettings& user,
+                                      const QueryRetry& retry) {
   WireChoice choice;
   if (wanted.method == WireMethod::none) {
     choice.reason = "--wire-compression none";
@@ -183,17 +156,14 @@ WireChoice negotiate_wire_compression(const ConnectionOptions& connection,
   };
   if (user_sets(connection, "enable_http_compression") == "0")
     return without("--setting enable_http_compression=0 turns it off");
-  ClickHouseClient client(connection);
-  client.set_query_retry(retry);
-  UserSettings user = read_user_settings(client);
-  if (user.may_change) {
+  if (user.may_change()) {
     ask_by_settings(connection, wanted, choice);
-  } else if (user.enabled != "1") {
+  } else if (user.value("enable_http_compression") != "1") {
     return without(
         "the user may not change settings (readonly=1) and the server does not compress "
         "responses for it (enable_http_compression=0)");
   } else {
-    ask_without_settings(wanted, user.level, choice);
+    ask_without_settings(wanted, user.value("http_zlib_compression_level"), choice);
   }
   choice.accept_encoding = insist ? wire_method_name(wanted.method) : "zstd, gzip, deflate";
 

@@ -4,19 +4,14 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include <cctype>
 #include <memory>
+
+#include "chexport/common/utf8.h"
 
 namespace chexport {
 namespace {
 
 constexpr size_t output_capacity = 256 * 1024;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // The buffer every decoder decodes into, and its hand-over to the sink.
 class BufferedDecoder : public ContentDecoder {
@@ -156,7 +151,7 @@ class ZlibDecoder final : public BufferedDecoder {
 }  // namespace
 
 std::optional<ContentEncoding> content_encoding_from_name(std::string_view name) {
-  std::string n = lower(name);
+  std::string n = ascii_lower(name);
   if (n == "identity" || n.empty()) return ContentEncoding::identity;
   if (n == "zstd") return ContentEncoding::zstd;
   if (n == "lz4") return ContentEncoding::lz4;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "chexport/common/sha256.h"
+#include "chexport/common/utf8.h"
 #include "chexport/output/layout.h"
 
 namespace chexport {
@@ -320,21 +321,15 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
   return tasks;
 }
 
-std::string case_folded(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Two tasks must never share a directory, also on file systems that ignore case: a partition's
 // text is not unique (a DateTime's in the autumn hour; values that differ only in case). Those
 // that would share one are named by their partition ID instead (for partition_expr values, the
 // Unix time of a DateTime, else a digest of the value).
 void make_dirs_unique(std::vector<Task>& tasks) {
   std::map<std::string, size_t> seen;
-  for (const Task& t : tasks) ++seen[case_folded(t.dir)];
+  for (const Task& t : tasks) ++seen[ascii_lower(t.dir)];
   for (Task& t : tasks) {
-    if (seen[case_folded(t.dir)] < 2) continue;
+    if (seen[ascii_lower(t.dir)] < 2) continue;
     std::string id =
         t.partition_id.empty() ? Sha256::of(t.partition).substr(0, 16) : t.partition_id;
     std::string base = t.dir.substr(0, t.dir.rfind('/') + 1);
@@ -348,7 +343,7 @@ void check_dirs_unique(const std::vector<TablePlan>& plans) {
   std::map<std::string, const Task*> seen;
   for (const TablePlan& plan : plans) {
     for (const Task& t : plan.tasks) {
-      auto [it, fresh] = seen.emplace(case_folded(t.dir), &t);
+      auto [it, fresh] = seen.emplace(ascii_lower(t.dir), &t);
       if (!fresh) {
         throw_usage("two tasks would write the same directory (" + it->second->dir + " and " +
                     t.dir +

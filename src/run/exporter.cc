@@ -453,30 +453,17 @@ std::string summary_line(const RunResult& run, const std::string& destination) {
   return line;
 }
 
-}  // namespace
-
 // Whether the server stops a query when its client closes the connection only if told to, and
 // may be told (not a readonly user): then an interrupted export's queries stop on whichever
 // server a load balancer sent them to, where a KILL QUERY might not reach.
-bool can_cancel_on_close(ClickHouseClient& client) noexcept {
-  try {
-    bool exists = false, readonly = false, already = false;
-    for (const auto& row :
-         client.query_rows("SELECT name, value FROM system.settings WHERE name IN ('readonly', "
-                           "'cancel_http_readonly_queries_on_client_close')",
-                           "reading the user's settings")) {
-      if (row.at(0) == "readonly") readonly = row.at(1) != "0";
-      if (row.at(0) != "readonly") {
-        exists = true;
-        already = row.at(1) != "0";
-      }
-    }
-    return exists && !readonly && !already;
-  } catch (const std::exception& e) {
-    spdlog::debug("cannot read the user's settings: {}", e.what());
-    return false;
-  }
+bool can_cancel_on_close(const UserSettings& user) {
+  std::string readonly = user.value("readonly");
+  return user.values.contains("cancel_http_readonly_queries_on_client_close") &&
+         (readonly.empty() || readonly == "0") &&
+         user.value("cancel_http_readonly_queries_on_client_close") == "0";
 }
+
+}  // namespace
 
 RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) {
   ExportOptions options = requested;  // may gain a setting the user did not have to ask for
@@ -496,10 +483,11 @@ RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) 
   bool asked = std::any_of(
       options.connection.settings.begin(), options.connection.settings.end(),
       [](const auto& kv) { return kv.first == "cancel_http_readonly_queries_on_client_close"; });
-  if (!asked && can_cancel_on_close(probe.client))
+  UserSettings user = read_user_settings(probe.client);
+  if (!asked && can_cancel_on_close(user))
     options.connection.settings.emplace_back("cancel_http_readonly_queries_on_client_close", "1");
   // Planning's few small answers come plain; the tasks' as settled here.
-  run.wire = negotiate_wire_compression(options.connection, options.wire, query_retry);
+  run.wire = negotiate_wire_compression(options.connection, options.wire, user, query_retry);
   spdlog::info("wire compression: {}", run.wire.describe());
   options.connection.accept_encoding = run.wire.accept_encoding;
   options.connection.settings.insert(options.connection.settings.end(), run.wire.settings.begin(),

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -94,6 +95,23 @@ struct QueryRetry {
   double first_delay = 1.0;  // seconds, doubled each time
   double max_delay = 30.0;
 };
+
+class ClickHouseClient;
+
+// The user's settings that decide what chexport may ask for on its own (compression on the wire,
+// cancel on close), read once per run from system.settings.
+struct UserSettings {
+  std::map<std::string, std::string> values;  // by name; a setting the server lacks is absent
+  // readonly=0, or 2 (which allows settings but not readonly itself); true when unknown
+  bool may_change() const { return value("readonly") != "1"; }
+  std::string value(const std::string& name) const {
+    auto it = values.find(name);
+    return it == values.end() ? std::string() : it->second;
+  }
+};
+// Throws what an unreachable server or refused credentials throw; any other failure (the table
+// cannot be read) gives no values, and what depends on them is decided without.
+UserSettings read_user_settings(ClickHouseClient& client);
 
 class ClickHouseClient {
  public:

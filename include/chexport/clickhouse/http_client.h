@@ -3,7 +3,7 @@
 // Owns its CURL handle (connection reuse across requests; create one per worker). The body of a
 // 200 response without an X-ClickHouse-Exception-Code header goes to the sink as it arrives,
 // decoded from its Content-Encoding (pipeline/content_decoder.h) in the receiving thread; any
-// other body is decoded where it can be and kept (its last 64 KiB) in HttpResponse::error_body.
+// other body is decoded where it can be and kept (its last 20 KiB) in HttpResponse::error_body.
 // No exception crosses libcurl: the write callback catches what the sink throws, aborts the
 // transfer, and post() rethrows it. post() itself throws only what the sink threw; transport
 // failures and undecodable bodies are reported in the response for the caller to classify.
@@ -68,7 +68,7 @@ struct HttpResponse {
   std::string location;          // Location, of a redirect
   std::string proxy;             // the proxy the request went through (no credentials), if any
   std::string content_encoding;  // Content-Encoding, if any
-  std::string error_body;        // body of a failed response, decoded where it can be (last 64 KiB)
+  std::string error_body;        // body of a failed response, decoded where it can be (last 20 KiB)
   std::string decode_error;      // why a successful response's body could not be decoded, if so
   uint64_t body_bytes = 0;       // bytes received in the body, as sent (compressed)
   uint64_t decoded_bytes = 0;    // bytes of the body after decoding, that went to the sink

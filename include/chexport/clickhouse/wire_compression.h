@@ -4,7 +4,7 @@
 // The server compresses a response when `enable_http_compression` is 1 (the default from 25.10)
 // and the request's Accept-Encoding names a method it has: 18.16 has gzip and deflate; modern
 // servers also zstd, lz4, br. `http_zlib_compression_level` sets the level of every method. A
-// readonly=1 user may change neither setting (error 164), so negotiate() reads the user's
+// readonly=1 user may change neither setting (error 164), so negotiate() looks at the user's
 // settings first and asks only for what may be had, then sends one small probe query and keeps
 // the method the server answered with. Throws chexport::Error.
 #pragma once
@@ -44,11 +44,13 @@ struct WireChoice {
   std::string describe() const;  // "zstd, level 1" or "none (<reason>)"
 };
 
-// Settles `wanted` with the server `connection` points at. An explicit method or level that this
-// user cannot have on this server is a usage Error that says why; `auto` then falls back to no
-// compression, with the reason in WireChoice::reason. Server errors other than refusals (the
-// server cannot be reached, bad credentials) are thrown as they are.
+// Settles `wanted` with the server `connection` points at, for a user with the settings `user`
+// (read_user_settings()). An explicit method or level that this user cannot have on this server
+// is a usage Error that says why; `auto` then falls back to no compression, with the reason in
+// WireChoice::reason. Server errors other than refusals (the server cannot be reached, bad
+// credentials) are thrown as they are.
 WireChoice negotiate_wire_compression(const ConnectionOptions& connection,
-                                      const WireCompression& wanted, const QueryRetry& retry);
+                                      const WireCompression& wanted, const UserSettings& user,
+                                      const QueryRetry& retry);
 
 }  // namespace chexport

@@ -1,11 +1,21 @@
 // UTF-8 validation, for text that must stay valid UTF-8 (JSON) or ASCII-safe (SQL literals)
-// whatever bytes the server or the data hand us.
+// whatever bytes the server or the data hand us; and ASCII case folding, for names that compare
+// without case (HTTP header values, directory names on case-insensitive file systems).
 #pragma once
 
+#include <cctype>
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace chexport {
+
+// `text` with A-Z folded to a-z; every other byte as it is.
+inline std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 // The length of the well-formed UTF-8 sequence that starts at `text[at]` (1 for ASCII), or 0
 // when the bytes there are not one (a stray continuation byte, a truncated, overlong or surrogate
