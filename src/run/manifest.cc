@@ -161,6 +161,7 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
       .field("rows", totals.rows)
       .field("csv_bytes", totals.csv_bytes)
       .field("compressed_bytes", totals.compressed_bytes)
+      .field("wire_bytes", totals.wire_bytes)
       .end_object();
   j.field("exit_code", run.exit_code);
   j.end_object();

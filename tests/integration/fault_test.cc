@@ -177,8 +177,15 @@ TEST_P(ProxyFault, IsDetectedAndRetried) {
             records_digest(http_query("SELECT * FROM " + db + ".t FORMAT CSV")));
   simdjson::dom::parser parser;
   int64_t attempts = 0;
-  for (simdjson::dom::element t : load_manifest(parser, out)["tasks"].get_array())
+  for (simdjson::dom::element t : load_manifest(parser, out)["tasks"].get_array()) {
     attempts += int64_t(t["attempts"]);
+    // The faults hit the stream they were meant for: compressed (the server's best) or plain.
+    std::string_view encoding;
+    if (t["server_response"]["content_encoding"].get(encoding) != simdjson::SUCCESS) encoding = "";
+    EXPECT_EQ(encoding, std::string_view(GetParam().wire) == "none"
+                            ? ""
+                            : (test_server().modern() ? "zstd" : "gzip"));
+  }
   EXPECT_EQ(attempts, 3);  // two tasks, one of them twice
 }
 

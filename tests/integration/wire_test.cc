@@ -57,10 +57,13 @@ TEST_P(WireMethod, SameBytesAsAPlainFetchAndTheServersErrorMidStream) {
   EXPECT_EQ(std::string_view(wire["requested"]), method);
   EXPECT_EQ(std::string_view(wire["encoding"]), method);
   EXPECT_EQ(int64_t(wire["level"]), 1);
+  uint64_t wire_bytes = 0;
   for (simdjson::dom::element task : manifest["tasks"].get_array()) {
     EXPECT_EQ(std::string_view(task["server_response"]["content_encoding"]), method);
     EXPECT_LT(uint64_t(task["server_response"]["wire_bytes"]), uint64_t(task["csv_bytes"]));
+    wire_bytes += uint64_t(task["server_response"]["wire_bytes"]);
   }
+  EXPECT_EQ(uint64_t(manifest["totals"]["wire_bytes"]), wire_bytes);
 
   http_query("CREATE VIEW " + db + ".bad AS SELECT p, n, s, throwIf(n = 1200000) AS t FROM " + db +
              ".base WHERE p = 0");
