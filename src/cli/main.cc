@@ -25,8 +25,11 @@
 #include "chexport/output/s3.h"
 #include "chexport/output/store.h"
 #include "chexport/plan/plan_report.h"
+#include "chexport/run/export_manifest.h"
 #include "chexport/run/exporter.h"
+#include "chexport/run/importer.h"
 #include "chexport/run/verify.h"
+#include "chexport/run/verify_content.h"
 
 namespace {
 
@@ -98,8 +101,11 @@ struct Flags {
   // plan only
   bool json = false;
   // verify only
-  std::string verify_dir;
-  bool against_server = false;
+  std::string verify_dir, target, target_database;
+  bool against_server = false, content = false;
+  // import only
+  std::string import_source, database, journal;
+  bool create_tables = false, dry_run = false;
 };
 
 // Counts and limits: digits only, so that "-5" is not read as 18446744073709551611.
@@ -543,6 +549,81 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
   return o;
 }
 
+void add_import_flags(CLI::App* imp, Flags& f) {
+  imp->add_option("source", f.import_source, "the export: its directory or s3://bucket/prefix")
+      ->required();
+  add_connection_flags(imp, f);
+  imp->add_option("--table,-t", f.tables,
+                  "load only this table of the export, db.table (repeatable; default: all)");
+  imp->add_option("--database", f.database,
+                  "load into this database instead of the export's (tables of one database)");
+  imp->add_flag("--create-tables", f.create_tables,
+                "create a table that does not exist from the export's schema.sql");
+  imp->add_flag("--dry-run", f.dry_run, "print what would be loaded and change nothing");
+  imp->add_option("--journal", f.journal,
+                  "keep the import's journal in this local file (default: in the export, "
+                  ".chexport-import/)");
+  imp->add_option("--wire-compression", f.wire_compression,
+                  "how files travel: auto (as they are, zstd, where the server reads it; else "
+                  "decompressed), zstd or none");
+  imp->add_option("--workers,-j", f.workers, "partitions loaded at once (default 1)");
+  imp->add_option("--retries", f.retries,
+                  "further attempts for a partition after a transient failure (default 5)");
+  imp->add_option("--retry-delay", f.retry_delay,
+                  "seconds before the first retry, doubled each time (default 1)");
+  imp->add_option("--retry-max-delay", f.retry_max_delay,
+                  "cap on the delay between attempts, seconds (default 30)");
+  imp->add_option("--progress", f.progress,
+                  "auto (a live line on a terminal), bar, json (events on stderr) or none");
+  imp->add_flag("--quiet,-q", f.quiet, "print only errors");
+}
+
+ImportOptions build_import_options(const CLI::App* app, const Flags& f) {
+  LoadedConfig config;
+  if (given(app, "--config")) config = load_config(f.config);
+  ImportOptions o;
+  o.connection = config.options.connection;
+  apply_connection(app, f, config, o.connection);
+  o.source = f.import_source;
+  for (const std::string& t : f.tables) o.tables.push_back(parse_table_ref(t));
+  if (given(app, "--database") && f.database.empty()) throw_usage("--database must not be empty");
+  o.database = f.database;
+  o.create_tables = f.create_tables;
+  o.dry_run = f.dry_run;
+  o.journal = f.journal;
+  if (given(app, "--wire-compression")) {
+    if (f.wire_compression == "zstd") {
+      o.send = SendCompression::zstd;
+    } else if (f.wire_compression == "none") {
+      o.send = SendCompression::none;
+    } else if (f.wire_compression != "auto") {
+      throw_usage("import --wire-compression must be auto, zstd or none, not \"" +
+                  f.wire_compression + "\"");
+    }
+  }
+  ExportOptions run = config.options;  // workers, retries and progress as export reads them
+  run.output.dir.clear();
+  apply_run(app, f, run);
+  o.retry = run.retry;
+  o.workers = run.workers;
+  o.progress = run.progress;
+  return o;
+}
+
+int run_import_command(const ImportOptions& options) {
+  ImportResult result = run_import(options, &cancel_token);
+  if (cancel_token.requested.load()) {
+    spdlog::error("interrupted; loaded partitions are kept, the others left the target as it was");
+    return cancel_token.exit_code.load();
+  }
+  if (result.exit_code == 0) {
+    spdlog::info("{}", result.summary);
+  } else {
+    spdlog::error("{}", result.summary);
+  }
+  return result.exit_code;
+}
+
 int run_verify(const CLI::App* app, const Flags& f) {
   std::unique_ptr<ClickHouseClient> client;
   std::unique_ptr<Store> store = open_store(f.verify_dir);
@@ -559,7 +640,23 @@ int run_verify(const CLI::App* app, const Flags& f) {
     client = std::make_unique<ClickHouseClient>(connection);
     client->set_cancel_flag(&cancel_token.requested);
   }
+  std::unique_ptr<ClickHouseClient> target;
+  if (f.content || given(app, "--target")) {
+    if (!f.against_server || f.target.empty())
+      throw_usage("--content needs --against-server and --target URL (the server imported into)");
+    check_url(f.target);
+    ConnectionOptions to = client->options();
+    to.url = f.target;
+    target = std::make_unique<ClickHouseClient>(to);
+    target->set_cancel_flag(&cancel_token.requested);
+  }
   VerifyReport report = verify_export(*store, client.get());
+  size_t compared = 0;
+  if (target != nullptr) {
+    compared = compare_content(*store, read_export_manifest(*store), *client,
+                               ContentTarget{target.get(), f.target, f.target_database, f.journal},
+                               report.problems);
+  }
   for (const std::string& problem : report.problems) std::cout << problem << "\n";
   std::cout.flush();
   if (!report.problems.empty()) {
@@ -570,9 +667,12 @@ int run_verify(const CLI::App* app, const Flags& f) {
   std::string handed_off = report.handed_off == 0 ? std::string()
                                                   : " (" + std::to_string(report.handed_off) +
                                                         " handed off to --on-file and removed)";
-  spdlog::info("{}: OK: {} file(s), {} rows, {} bytes verified{}{}", f.verify_dir, report.files,
+  spdlog::info("{}: OK: {} file(s), {} rows, {} bytes verified{}{}{}", f.verify_dir, report.files,
                report.rows, report.bytes, handed_off,
-               f.against_server ? ", counts match the server" : "");
+               f.against_server ? ", counts match the server" : "",
+               target == nullptr ? std::string()
+                                 : ", content of " + std::to_string(compared) +
+                                       " imported partition(s) matches " + f.target);
   return exit_code::ok;
 }
 
@@ -662,7 +762,18 @@ int main(int argc, char** argv) {
       ->required();
   verify->add_flag("--against-server", f.against_server,
                    "also recount every task's rows on the server");
+  verify->add_flag("--content", f.content,
+                   "with --against-server and --target: compare every column's content, hashed "
+                   "by both servers, per imported partition");
+  verify->add_option("--target", f.target,
+                     "the server the export was imported into (same credentials), for --content");
+  verify->add_option("--target-database", f.target_database,
+                     "the --database the import was given, for --content");
+  verify->add_option("--journal", f.journal, "the --journal FILE the import was given");
   add_connection_flags(verify, f);
+  auto* imp = app.add_subcommand(
+      "import", "load an export into a ClickHouse server, exactly once, and check its counts");
+  add_import_flags(imp, f);
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
 
@@ -683,10 +794,17 @@ int main(int argc, char** argv) {
       throw_usage("--log-level: unknown level \"" + f.log_level + "\"");
     }
     bool exporting = exp->parsed();
-    if (exporting && f.quiet) level = spdlog::level::err;
+    if ((exporting || imp->parsed()) && f.quiet) level = spdlog::level::err;
     spdlog::set_level(level);
     http_global_init();
     if (verify->parsed()) return run_verify(verify, f);
+    if (imp->parsed()) {
+      ImportOptions import_options = build_import_options(imp, f);
+      std::signal(SIGPIPE, SIG_IGN);
+      std::signal(SIGINT, on_signal);
+      std::signal(SIGTERM, on_signal);
+      return run_import_command(import_options);
+    }
     ExportOptions options = build_options(exporting ? exp : plan, f, exporting);
 
     std::signal(SIGPIPE, SIG_IGN);  // a closed stderr pipe must not kill a run mid-commit

@@ -329,6 +329,20 @@ void ClickHouseClient::stream(std::string_view sql, const std::string& query_id,
   check_response(r, http_.options().url, what);
 }
 
+void ClickHouseClient::insert(std::string_view sql, ByteSource& data,
+                              const std::string& content_encoding, std::string_view what) {
+  std::string query_id = new_query_id();
+  {
+    std::lock_guard lock(current_mutex_);
+    current_query_id_ = query_id;
+  }
+  StringSink answer;
+  HttpResponse r = http_.post(query_string(query_id) + "&query=" + url_encode(sql), data,
+                              content_encoding, answer);
+  notice_server(response_info(r));
+  check_response(r, http_.options().url, what);
+}
+
 std::string ClickHouseClient::query(std::string_view sql, std::string_view what,
                                     ResponseInfo* info) {
   ResponseInfo said;

@@ -79,6 +79,7 @@ class ErrorBody {
 
 struct Transfer {
   ByteSink* sink = nullptr;
+  ByteSource* source = nullptr;  // the request body, when it is pulled
   HttpResponse* response = nullptr;
   const std::atomic<bool>* cancel = nullptr;
   std::exception_ptr error;
@@ -214,6 +215,20 @@ size_t on_body(char* data, size_t size, size_t count, void* user) noexcept {
   }
 }
 
+size_t on_read(char* buffer, size_t size, size_t count, void* user) noexcept {
+  auto* t = static_cast<Transfer*>(user);
+  if (t->cancel != nullptr && t->cancel->load(std::memory_order_relaxed)) {
+    t->response->cancelled = true;
+    return CURL_READFUNC_ABORT;
+  }
+  try {
+    return t->source->read(buffer, size * count);
+  } catch (...) {
+    t->error = std::current_exception();
+    return CURL_READFUNC_ABORT;
+  }
+}
+
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) noexcept {
   auto* t = static_cast<Transfer*>(user);
   if (t->cancel != nullptr && t->cancel->load(std::memory_order_relaxed)) {
@@ -330,6 +345,17 @@ HttpClient::~HttpClient() {
 
 HttpResponse HttpClient::post(const std::string& query_string, std::string_view body,
                               ByteSink& sink) {
+  return perform(query_string, body, nullptr, "", sink);
+}
+
+HttpResponse HttpClient::post(const std::string& query_string, ByteSource& body,
+                              const std::string& content_encoding, ByteSink& sink) {
+  return perform(query_string, {}, &body, content_encoding, sink);
+}
+
+HttpResponse HttpClient::perform(const std::string& query_string, std::string_view body,
+                                 ByteSource* source, const std::string& content_encoding,
+                                 ByteSink& sink) {
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);  // keeps the connection cache
 
@@ -345,6 +371,7 @@ HttpResponse HttpClient::post(const std::string& query_string, std::string_view 
   HttpResponse response;
   Transfer transfer;
   transfer.sink = &sink;
+  transfer.source = source;
   transfer.response = &response;
   transfer.cancel = cancel_;
   char error_buffer[CURL_ERROR_SIZE] = {0};
@@ -353,11 +380,22 @@ HttpResponse HttpClient::post(const std::string& query_string, std::string_view 
   headers = curl_slist_append(headers, "Expect:");
   headers = curl_slist_append(headers, "Content-Type: text/plain; charset=UTF-8");
   headers = curl_slist_append(headers, ("Accept-Encoding: " + options_.accept_encoding).c_str());
+  if (!content_encoding.empty())
+    headers = curl_slist_append(headers, ("Content-Encoding: " + content_encoding).c_str());
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  if (source != nullptr) {
+    // Size unknown: HTTP/1.1 chunked transfer encoding, which both servers read.
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(-1));
+    // Larger writes to the socket: fewer read callbacks and syscalls per byte sent.
+    curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+  } else {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   // Ask for exactly what we decode, and decode it ourselves (libcurl would not check that a
   // compressed body is whole): modern servers compress by default when asked.

@@ -130,17 +130,6 @@ class Run {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 
-  double backoff(int attempt, const Error& e) {
-    const RetryPolicy& p = options_.retry;
-    double delay =
-        std::min(p.max_delay, p.first_delay * static_cast<double>(1u << std::min(attempt - 1, 20)));
-    static thread_local std::mt19937 rng{std::random_device{}()};
-    delay *= std::uniform_real_distribution<double>(
-        0.5, 1.0)(rng);  // jitter: workers do not retry in step
-    if (e.retry_after() >= 0) delay = std::max(delay, std::min(e.retry_after(), p.max_delay));
-    return delay;
-  }
-
   void run_task(Worker& worker, TaskResult& result) {
     const auto task_start = Clock::now();
     for (int attempt = 1;; ++attempt) {
@@ -185,7 +174,7 @@ class Run {
         fail(result, e, task_start);
         return;
       }
-      double delay = backoff(attempt, e);
+      double delay = retry_delay(options_.retry, attempt, e);
       spdlog::warn("{} (attempt {} of {}; retrying in {:.1f} s)", e.what(), attempt,
                    options_.retry.retries + 1, delay);
       progress_.retry(result.task, attempt, delay, e.what());
@@ -226,6 +215,19 @@ class Run {
     return stop_reason_;
   }
 };
+
+}  // namespace
+
+double retry_delay(const RetryPolicy& p, int attempt, const Error& e) {
+  double delay =
+      std::min(p.max_delay, p.first_delay * static_cast<double>(1u << std::min(attempt - 1, 20)));
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  delay *= std::uniform_real_distribution<double>(0.5, 1.0)(rng);
+  if (e.retry_after() >= 0) delay = std::max(delay, std::min(e.retry_after(), p.max_delay));
+  return delay;
+}
+
+namespace {
 
 // The table directories this export owns: its tables' now, and those of the earlier run.
 std::vector<std::string> export_dirs(const ExportOptions& options, const PreviousExport& previous) {

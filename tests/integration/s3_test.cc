@@ -138,6 +138,43 @@ TEST(S3, ExportWithKeysThatNeedEncodingAndVerify) {
       << again.output;
 }
 
+// chexport import from a bucket: the files are read from S3 as they are sent, the journal is kept
+// next to the export, and verify still finds the export whole.
+TEST(S3, ImportFromABucket) {
+  std::string db = fresh_database();
+  std::string bucket = fresh_bucket();
+  http_query("CREATE TABLE " + db +
+             ".t (k UInt8, n UInt64, s String) ENGINE = MergeTree PARTITION BY k ORDER BY n");
+  http_query("INSERT INTO " + db +
+             ".t SELECT number % 3, number, concat('\"', toString(number), ',\\n') FROM "
+             "numbers(30000)");
+  std::string prefix = "s3://" + bucket + "/exports/for import";
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".t", "-o", prefix,
+                         "--max-rows-per-file", "4000"},
+                        test_s3().env());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string into = db + "_copy";
+  http_query("DROP DATABASE IF EXISTS " + into);
+  auto imported = run_chexport({"import", prefix, "--url", test_server().url(), "--database", into,
+                                "--create-tables", "-j", "2"},
+                               test_s3().env());
+  ASSERT_EQ(imported.exit_code, 0) << imported.output;
+  EXPECT_NE(imported.output.find("imported 3 of 3 group(s), 30000 rows"), std::string::npos)
+      << imported.output;
+  EXPECT_EQ(http_query("SELECT * FROM " + into + ".t ORDER BY n FORMAT CSV"),
+            http_query("SELECT * FROM " + db + ".t ORDER BY n FORMAT CSV"));
+  auto journal = list_objects(bucket, "exports/for import/.chexport-import/");
+  EXPECT_EQ(journal.size(), 1u);
+  auto verify = run_chexport({"verify", prefix}, test_s3().env());
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  auto again = run_chexport({"import", prefix, "--url", test_server().url(), "--database", into},
+                            test_s3().env());
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("3 loaded by an earlier run, kept"), std::string::npos)
+      << again.output;
+  http_query("DROP DATABASE " + into);
+}
+
 TEST(S3, FilesLargerThanOnePartInBoundedMemory) {
   std::string db = fresh_database();
   std::string bucket = fresh_bucket();

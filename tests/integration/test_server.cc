@@ -244,11 +244,11 @@ int BackgroundProcess::wait() {
   return status_;
 }
 
-PrivateServer::PrivateServer() {
+PrivateServer::PrivateServer(const std::string& version) {
   TempDir* dir = new TempDir();  // removed in the destructor, after the server stopped
   dir_ = dir->str();
   temp_dirs().emplace_back(dir);
-  script("start", " " + test_server().version);
+  script("start", " " + (version.empty() ? test_server().version : version));
   std::ifstream in(dir_ + "/ports");
   in >> port_;
 }

@@ -67,11 +67,12 @@ class BackgroundProcess {
 // The chexport binary under test.
 std::string chexport_binary();
 
-// A private ClickHouse server, of the fixture's version, for tests that crash or restart it
-// (scripts/clickhouse-server.sh). Stopped when destroyed, even when the test fails.
+// A private ClickHouse server, of the fixture's version or of `version` ("18.16", "26.7"), for
+// tests that crash or restart it, or need a second server (scripts/clickhouse-server.sh).
+// Stopped when destroyed, even when the test fails.
 class PrivateServer {
  public:
-  PrivateServer();
+  explicit PrivateServer(const std::string& version = "");
   ~PrivateServer();
   std::string url() const;
   int port() const { return port_; }

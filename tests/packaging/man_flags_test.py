@@ -14,7 +14,7 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 def main():
     binary, man_page = sys.argv[1], sys.argv[2]
     in_help = set()
-    for command in ([], ["export"], ["plan"], ["verify"]):
+    for command in ([], ["export"], ["plan"], ["verify"], ["import"]):
         text = subprocess.run([binary, *command, "--help"], capture_output=True, text=True,
                               check=True).stdout
         in_help |= set(FLAG.findall(text))

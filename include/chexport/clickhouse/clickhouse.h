@@ -121,6 +121,11 @@ class ClickHouseClient {
   // given, before it checks the response: it is there also when stream() throws.
   void stream(std::string_view sql, const std::string& query_id, ByteSink& sink,
               std::string_view what, ResponseInfo* info = nullptr);
+  // Runs `sql`, an INSERT ... FORMAT (sent in the URL), with its data pulled from `data` as it is
+  // sent, declared as `content_encoding` (empty: plain). Never retried: a failed INSERT may have
+  // stored some of its blocks. What `data` throws is rethrown.
+  void insert(std::string_view sql, ByteSource& data, const std::string& content_encoding,
+              std::string_view what);
   // Runs a small query and returns its whole body; fills `info` as stream() does. Retries
   // transient failures (see set_query_retry), but not a body that did not decode.
   std::string query(std::string_view sql, std::string_view what, ResponseInfo* info = nullptr);

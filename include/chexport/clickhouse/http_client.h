@@ -85,6 +85,10 @@ class HttpClient {
 
   // POSTs `body` to the base URL with `query_string` ("k=v&k=v", already encoded) appended.
   HttpResponse post(const std::string& query_string, std::string_view body, ByteSink& sink);
+  // The same with a body pulled from `body` as it is sent (chunked transfer encoding), declared
+  // as `content_encoding` (empty: none). What `body` throws is rethrown here.
+  HttpResponse post(const std::string& query_string, ByteSource& body,
+                    const std::string& content_encoding, ByteSink& sink);
 
   // When set and true, the transfer in progress stops at the next callback.
   void set_cancel_flag(const std::atomic<bool>* flag) noexcept { cancel_ = flag; }
@@ -92,6 +96,8 @@ class HttpClient {
   const ConnectionOptions& options() const noexcept { return options_; }
 
  private:
+  HttpResponse perform(const std::string& query_string, std::string_view text, ByteSource* source,
+                       const std::string& content_encoding, ByteSink& sink);
   ConnectionOptions options_;
   void* curl_;  // CURL*
   const std::atomic<bool>* cancel_ = nullptr;

@@ -22,6 +22,16 @@ class ByteSink {
   virtual void cancel() noexcept = 0;
 };
 
+// A source of bytes pulled in chunks, as libcurl pulls a request body. read() fills up to `size`
+// bytes of `buffer` and returns how many; 0 means the end. It may block, and may throw
+// chexport::Error (a file that does not match its checksum): the transfer is then abandoned.
+// Not thread-safe: one consumer at a time.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual size_t read(char* buffer, size_t size) = 0;
+};
+
 // Collects what it is given, for small answers (metadata queries, manifests); throws
 // chexport::Error past `limit` bytes.
 class StringSink final : public ByteSink {

@@ -53,6 +53,10 @@ struct RetryPolicy {
   double max_delay = 30.0;   // seconds, also the cap on Retry-After
 };
 
+// The pause before attempt `attempt` + 1 after `e`: doubled each time from first_delay, with
+// jitter (workers do not retry in step), at most max_delay, at least a Retry-After (capped too).
+double retry_delay(const RetryPolicy& policy, int attempt, const Error& e);
+
 struct ExportOptions {
   ConnectionOptions connection;
   WireCompression wire;  // how the server compresses the tasks' answers

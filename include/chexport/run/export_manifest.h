@@ -1,0 +1,54 @@
+// An export's manifest.json as the commands that read an export back (import) see it: what the
+// files are, which tasks and tables they belong to, how they were written
+// (docs/output-layout-and-manifest.md). Plain data; reading it throws chexport::Error (usage) when
+// the manifest is missing or is not a chexport manifest.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "chexport/output/store.h"
+#include "chexport/plan/columns.h"
+
+namespace chexport {
+
+struct ManifestFile {
+  std::string path;  // relative to the export's root
+  uint64_t rows = 0;
+  uint64_t csv_bytes = 0;
+  uint64_t compressed_bytes = 0;  // the file's size
+  std::string sha256;             // of the file's bytes, hex
+  bool handed_off = false;        // removed after --on-file: not there to read
+};
+
+struct ManifestTask {
+  std::string db, table;
+  std::string partition, partition_id, range;
+  std::string predicate;  // selects the task's rows on the export's server
+  std::string dir;
+  std::string status;  // pending, done, failed
+  std::string error;
+  uint64_t written_rows = 0;
+  std::vector<ManifestFile> files;
+  std::string display() const;  // "db.table partition=..." as messages name it: its dir
+};
+
+struct ManifestTable {
+  std::string db, table;
+  std::string schema;           // path of its schema.sql, or empty
+  std::vector<Column> columns;  // in file order
+};
+
+struct ExportManifest {
+  std::string format;           // CSV | CSVWithNames
+  std::string datetime_format;  // text | unix
+  std::string server_url, server_version, started_at;
+  std::vector<ManifestTable> tables;
+  std::vector<ManifestTask> tasks;
+  const ManifestTable* find_table(const std::string& db, const std::string& table) const;
+};
+
+ExportManifest read_export_manifest(Store& store);
+
+}  // namespace chexport

@@ -1,0 +1,170 @@
+#include "chexport/run/import_group.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "chexport/common/error.h"
+#include "chexport/common/sha256.h"
+#include "chexport/run/import_file.h"
+
+namespace chexport {
+namespace {
+
+std::string in_list(const std::vector<std::string>& ids) {
+  std::string list;
+  for (const std::string& id : ids) list += (list.empty() ? "" : ", ") + quote_string(id);
+  return list;
+}
+
+std::map<std::string, uint64_t> partition_rows(ClickHouseClient& client, const TableRef& table,
+                                               const std::string& filter, const std::string& what) {
+  auto rows = client.query_rows(
+      "SELECT partition_id, toString(sum(rows)) FROM system.parts WHERE database = " +
+          quote_string(table.db) + " AND table = " + quote_string(table.table) + " AND active" +
+          filter + " GROUP BY partition_id",
+      what);
+  std::map<std::string, uint64_t> out;
+  for (const auto& r : rows) out[r.at(0)] = std::stoull(r.at(1));
+  return out;
+}
+
+uint64_t sum_of(const std::map<std::string, uint64_t>& partitions) {
+  uint64_t n = 0;
+  for (const auto& [id, rows] : partitions) n += rows;
+  return n;
+}
+
+}  // namespace
+
+std::string group_dir(const std::string& task_dir) {
+  auto slash = task_dir.rfind('/');
+  if (slash != std::string::npos && task_dir.compare(slash + 1, 6, "range-") == 0)
+    return task_dir.substr(0, slash);
+  return task_dir;
+}
+
+std::string ImportGroup::key() const {
+  return table->target.display() + "/" + dir;
+}
+
+TableRef ImportGroup::staging() const {
+  return TableRef{table->target.db, "_chexport_staging_" + Sha256::of(key()).substr(0, 16)};
+}
+
+std::vector<ImportGroup> group_tasks(const ExportManifest& manifest, const TargetTable& table) {
+  std::vector<ImportGroup> groups;
+  std::map<std::string, size_t> index;
+  for (const ManifestTask& task : manifest.tasks) {
+    if (task.db != table.source.db || task.table != table.source.table) continue;
+    if (task.status != "done") {
+      throw_usage("task " + task.dir + " of the export is " + task.status +
+                  (task.error.empty() ? std::string() : " (" + task.error + ")") +
+                  ": finish the export first (running it again resumes it)");
+    }
+    std::string dir = group_dir(task.dir);
+    auto [it, added] = index.emplace(dir, groups.size());
+    if (added) {
+      ImportGroup g;
+      g.table = &table;
+      g.dir = dir;
+      groups.push_back(std::move(g));
+    }
+    ImportGroup& g = groups[it->second];
+    for (const ManifestFile& f : task.files) {
+      if (f.handed_off) {
+        throw_usage("cannot load " + f.path +
+                    ": --delete-after-hook removed it after its --on-file command");
+      }
+      g.files.push_back(f);
+      g.rows += f.rows;
+      g.bytes += f.compressed_bytes;
+    }
+  }
+  for (ImportGroup& g : groups) {
+    Sha256 digest;
+    for (const ManifestFile& f : g.files) digest.update(f.path + " " + f.sha256 + "\n");
+    g.files_digest = digest.hex_digest();
+  }
+  return groups;
+}
+
+std::string insert_sql(const TableRef& staging, const std::vector<Column>& columns,
+                       const std::string& format) {
+  std::string names;
+  for (const Column& c : columns) names += (names.empty() ? "" : ", ") + quote_identifier(c.name);
+  return "INSERT INTO " + staging.sql() + " (" + names + ") FORMAT " + format;
+}
+
+std::map<std::string, uint64_t> target_partition_rows(ClickHouseClient& client,
+                                                      const TableRef& table,
+                                                      const std::vector<std::string>& ids) {
+  if (ids.empty()) return {};
+  return partition_rows(client, table, " AND partition_id IN (" + in_list(ids) + ")",
+                        "counting the rows of " + table.display());
+}
+
+void drop_staging(ClickHouseClient& client, const ImportGroup& group) noexcept {
+  try {
+    client.query("DROP TABLE IF EXISTS " + group.staging().sql(),
+                 "dropping " + group.staging().display());
+  } catch (const std::exception& e) {
+    spdlog::warn("could not drop the staging table {}: {}", group.staging().display(), e.what());
+  }
+}
+
+GroupLoad load_group(ClickHouseClient& client, Store& source, const ImportGroup& group,
+                     const LoadSettings& settings, ImportJournal& journal,
+                     const std::function<void(uint64_t, uint64_t)>& on_file) {
+  const TableRef staging = group.staging(), &target = group.table->target;
+  const std::string what = "loading " + group.dir + " into " + target.display();
+  client.query("DROP TABLE IF EXISTS " + staging.sql(), what);
+  client.query("CREATE TABLE " + staging.sql() + " AS " + target.sql(), what);
+  // Merges in a Replacing/Collapsing table would change the count before it is checked.
+  try {
+    client.query("SYSTEM STOP MERGES " + staging.sql(), what);
+  } catch (const Error& e) {
+    if (e.category() == ErrorCategory::connection || e.kind() == ErrorKind::cancelled) throw;
+    spdlog::debug("{}: merges go on in the staging table: {}", what, e.what());
+  }
+  GroupLoad load;
+  const std::string sql = insert_sql(staging, group.table->columns, settings.format);
+  for (const ManifestFile& f : group.files) {
+    bool passthrough = settings.send_zstd && f.path.ends_with(".zst");
+    ExportFileSource body(source, f, f.path.ends_with(".zst") && !passthrough);
+    client.insert(sql, body, passthrough ? "zstd" : "", what + ": " + f.path);
+    load.sent_bytes += f.compressed_bytes;
+    on_file(f.rows, f.compressed_bytes);
+  }
+  load.partitions = partition_rows(client, staging, "", what);
+  if (uint64_t staged = sum_of(load.partitions); staged != group.rows) {
+    throw_validation(what + ": the staging table holds " + std::to_string(staged) +
+                     " rows, the manifest says " + std::to_string(group.rows));
+  }
+  if (std::string conflict = journal.claim(target.display(), group.key(), load.partitions);
+      !conflict.empty()) {
+    throw_usage(what + ": " + conflict +
+                ": the target's partition key groups rows differently than the export's tasks "
+                "(export by the table's own partition key, or in mode all)");
+  }
+  std::vector<std::string> ids;
+  for (const auto& [id, rows] : load.partitions) {
+    client.query("ALTER TABLE " + target.sql() + " REPLACE PARTITION ID " + quote_string(id) +
+                     " FROM " + staging.sql(),
+                 what);
+    ids.push_back(id);
+  }
+  auto now = target_partition_rows(client, target, ids);
+  for (const auto& [id, rows] : load.partitions) {
+    if (now[id] != rows) {
+      throw_validation(what + ": partition ID " + id + " of " + target.display() + " holds " +
+                       std::to_string(now[id]) + " rows after the load, " + std::to_string(rows) +
+                       " were staged");
+    }
+  }
+  client.query("DROP TABLE IF EXISTS " + staging.sql(), what);
+  journal.record(group.key(), JournalEntry{load.partitions, group.rows, group.files_digest});
+  return load;
+}
+
+}  // namespace chexport
