@@ -17,6 +17,7 @@
 #include "chexport/common/units.h"
 #include "chexport/output/stdout_file.h"
 #include "chexport/pipeline/atomic_file.h"
+#include "chexport/run/import_journal.h"
 #include "chexport/run/resume.h"
 #include "chexport/run/task_export.h"
 
@@ -271,6 +272,11 @@ void start_fresh(const ExportOptions& options, const PreviousExport& previous, S
   std::vector<std::string> foreign, temps;
   for (const StoredFile& f : store.list_all()) {
     if (f.path == lock_file_name || ours.count(f.path)) continue;
+    // An import's journal speaks of these files: new files make it stale.
+    if (f.path.starts_with(std::string(journal_dir) + "/")) {
+      ours.insert(f.path);
+      continue;
+    }
     if (is_data_file_in(f.path, dirs)) {  // chexport's own name in this export's directories
       ours.insert(f.path);
       continue;

@@ -124,6 +124,14 @@ TEST(Import, IntoAnotherDatabaseExactlyOnceAndAgain) {
             std::string::npos)
       << changed.out;
   EXPECT_EQ(count_of(changed.out, "content differs"), 1u) << changed.out;
+
+  // Exported again with --fresh: the import's journal, about the old files, goes with them.
+  ASSERT_TRUE(fs::exists(src.out.path() / ".chexport-import"));
+  auto fresh = run_chexport({"export", "--url", url, "-t", src.db + ".t", "-o", src.out.str(),
+                             "--fresh", "--format", "CSVWithNames"});
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.output;
+  fs::path journal = src.out.path() / ".chexport-import";
+  EXPECT_TRUE(!fs::exists(journal) || fs::is_empty(journal));
   http_query("DROP DATABASE " + into);
 }
 
