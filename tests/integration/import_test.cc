@@ -301,6 +301,24 @@ TEST(Import, ResumesAfterTheServerWasKilled) {
   EXPECT_EQ(staging_tables(target.url(), src.db), "");
 }
 
+// The target killed in the middle of a run that may retry: the partition in flight fails, is
+// retried once the server is back (a new staging table, not the half-loaded one), and every row
+// is there once.
+TEST(Import, RetriesAPartitionAfterTheServerCameBack) {
+  Source src;
+  make_source(src, {}, "d");
+  PrivateServer target;
+  BackgroundProcess run({chexport_binary(), "import", src.out.str(), "--url", target.url(),
+                         "--create-tables", "--progress", "json", "--retries", "8"});
+  after_first_partition(run, [&] { target.crash(); });
+  ASSERT_TRUE(run.wait_for("\"event\":\"retry\"")) << run.output();
+  target.restart();
+  ASSERT_EQ(run.wait(), 0) << run.output();
+  EXPECT_EQ(content(target.url(), src.db + ".t", src.columns),
+            content(test_server().url(), src.db + ".t", src.columns));
+  EXPECT_EQ(staging_tables(target.url(), src.db), "");
+}
+
 TEST(Import, UnknownTableAndEmptyDirectoryAreUsageErrors) {
   Source src;
   make_source(src);
