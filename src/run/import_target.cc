@@ -47,7 +47,16 @@ void create_table(ClickHouseClient& client, Store& source, const ManifestTable& 
   client.query("CREATE DATABASE IF NOT EXISTS " + quote_identifier(target.db),
                "creating database " + target.db);
   ConnectionOptions options = client.options();
-  for (const auto& setting : schema.settings) options.settings.push_back(setting);
+  // The script's SET lines are for the server it came from: 18.16's
+  // allow_experimental_low_cardinality_type is an unknown setting, an error, on modern servers.
+  for (const auto& setting : schema.settings) {
+    auto known = client.query_rows(
+        "SELECT name FROM system.settings WHERE name = " + quote_string(setting.first),
+        "reading the target's settings");
+    if (known.empty()) continue;
+    std::erase_if(options.settings, [&](const auto& kv) { return kv.first == setting.first; });
+    options.settings.push_back(setting);
+  }
   ClickHouseClient creator(options);
   creator.query(schema.create, "creating " + target.display() + " from " + table.schema);
   spdlog::info("created {} from {}", target.display(), source.describe(table.schema));

@@ -76,12 +76,15 @@ std::vector<const ManifestTable*> select_tables(const ExportManifest& manifest,
 // The settings an import needs, those of them the server has: the manifest's columns include
 // MATERIALIZED ones; a CSVWithNames header is not read for names (26.7 names a tuple's elements
 // "t.1", "t.2"); 18.16's old-syntax MergeTree tables (`MergeTree(d, (k), 8192)`) are created, and
-// copied into staging tables, on modern servers only with allow_deprecated_syntax_for_merge_tree.
+// copied into staging tables, on modern servers only with allow_deprecated_syntax_for_merge_tree;
+// 18.16 creates LowCardinality columns only with allow_experimental_low_cardinality_type (which
+// modern servers no longer know).
 ConnectionOptions with_import_settings(ClickHouseClient& client, ConnectionOptions connection) {
   const std::pair<const char*, const char*> wanted[] = {
       {"insert_allow_materialized_columns", "1"},
       {"input_format_with_names_use_header", "0"},
-      {"allow_deprecated_syntax_for_merge_tree", "1"}};
+      {"allow_deprecated_syntax_for_merge_tree", "1"},
+      {"allow_experimental_low_cardinality_type", "1"}};
   std::string names;
   for (const auto& [name, value] : wanted)
     names += (names.empty() ? "" : ", ") + quote_string(name);
