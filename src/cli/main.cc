@@ -101,7 +101,8 @@ struct Flags {
   // plan only
   bool json = false;
   // verify only
-  std::string verify_dir, target, target_database;
+  std::string verify_dir, target, target_database, target_user, target_password_file,
+      target_password_env;
   bool against_server = false, content = false;
   // import only
   std::string import_source, database, journal;
@@ -624,6 +625,28 @@ int run_import_command(const ImportOptions& options) {
   return result.exit_code;
 }
 
+// The server an export was imported into: the source's connection flags, with its own URL and,
+// when given, its own user and password (never the source's password for another user).
+ConnectionOptions target_connection(const CLI::App* app, const Flags& f, ConnectionOptions to) {
+  check_url(f.target);
+  to.url = f.target;
+  if (given(app, "--target-user")) {
+    to.user = f.target_user;
+    to.password.clear();
+  }
+  std::string env =
+      f.target_password_env.empty() ? "CLICKHOUSE_TARGET_PASSWORD" : f.target_password_env;
+  if (given(app, "--target-password-file")) {
+    to.password =
+        read_password_file(readable_file(f.target_password_file, "--target-password-file"));
+  } else if (const char* p = std::getenv(env.c_str())) {
+    to.password = p;
+  } else if (given(app, "--target-password-env")) {
+    throw_usage("the password variable " + env + " is not set");
+  }
+  return to;
+}
+
 int run_verify(const CLI::App* app, const Flags& f) {
   std::unique_ptr<ClickHouseClient> client;
   std::unique_ptr<Store> store = open_store(f.verify_dir);
@@ -644,10 +667,7 @@ int run_verify(const CLI::App* app, const Flags& f) {
   if (f.content || given(app, "--target")) {
     if (!f.against_server || f.target.empty())
       throw_usage("--content needs --against-server and --target URL (the server imported into)");
-    check_url(f.target);
-    ConnectionOptions to = client->options();
-    to.url = f.target;
-    target = std::make_unique<ClickHouseClient>(to);
+    target = std::make_unique<ClickHouseClient>(target_connection(app, f, client->options()));
     target->set_cancel_flag(&cancel_token.requested);
   }
   VerifyReport report = verify_export(*store, client.get());
@@ -766,7 +786,14 @@ int main(int argc, char** argv) {
                    "with --against-server and --target: compare every column's content, hashed "
                    "by both servers, per imported partition");
   verify->add_option("--target", f.target,
-                     "the server the export was imported into (same credentials), for --content");
+                     "the server the export was imported into, for --content");
+  verify->add_option("--target-user", f.target_user,
+                     "the user on the --target server (default: the source's user and password)");
+  verify->add_option("--target-password-file", f.target_password_file,
+                     "read the --target server's password from this file");
+  verify->add_option("--target-password-env", f.target_password_env,
+                     "read the --target server's password from this environment variable "
+                     "(default CLICKHOUSE_TARGET_PASSWORD)");
   verify->add_option("--target-database", f.target_database,
                      "the --database the import was given, for --content");
   verify->add_option("--journal", f.journal, "the --journal FILE the import was given");

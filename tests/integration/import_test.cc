@@ -162,6 +162,15 @@ TEST(Import, AcrossServerVersions) {
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
   EXPECT_NE(verify.output.find("content of 3 imported partition(s) matches"), std::string::npos)
       << verify.output;
+  // The target as another user, with a password of its own (never shown).
+  std::vector<std::string> as_exporter = {
+      "verify",    src.out.str(), "--against-server", "--url",         test_server().url(),
+      "--content", "--target",    other.url(),        "--target-user", "exporter"};
+  auto right = run_chexport(as_exporter, {{"CLICKHOUSE_TARGET_PASSWORD", "exporter-secret"}});
+  EXPECT_EQ(right.exit_code, 0) << right.output;
+  auto wrong = run_chexport(as_exporter, {{"CLICKHOUSE_TARGET_PASSWORD", "not-the-secret"}});
+  EXPECT_EQ(wrong.exit_code, 6) << wrong.output;
+  EXPECT_EQ(wrong.output.find("not-the-secret"), std::string::npos) << wrong.output;
 }
 
 TEST(Import, RefusesATargetWithOtherColumns) {
