@@ -664,7 +664,9 @@ int run_verify(const CLI::App* app, const Flags& f) {
     client->set_cancel_flag(&cancel_token.requested);
   }
   std::unique_ptr<ClickHouseClient> target;
-  if (f.content || given(app, "--target")) {
+  if (given(app, "--target") && !f.content)
+    throw_usage("--target is the server an export was imported into, for --content");
+  if (f.content) {
     if (!f.against_server || f.target.empty())
       throw_usage("--content needs --against-server and --target URL (the server imported into)");
     target = std::make_unique<ClickHouseClient>(target_connection(app, f, client->options()));

@@ -9,7 +9,7 @@ namespace chexport {
 ExportFileSource::ExportFileSource(Store& store, const ManifestFile& file, bool decompress)
     : name_(store.describe(file.path)), file_(file) {
   if (decompress) {
-    dctx_ = ZSTD_createDCtx();
+    dctx_.reset(ZSTD_createDCtx());
     if (dctx_ == nullptr) throw std::bad_alloc();
     raw_.resize(ZSTD_DStreamInSize());
   }
@@ -20,9 +20,13 @@ ExportFileSource::ExportFileSource(Store& store, const ManifestFile& file, bool 
   });
 }
 
-ExportFileSource::~ExportFileSource() {
-  pipe_.reset();  // stops the reading thread before what it writes into goes
-  if (dctx_ != nullptr) ZSTD_freeDCtx(dctx_);
+ExportFileSource::~ExportFileSource() = default;
+
+void ExportFileSource::check_rest() {
+  if (checked_) return;
+  if (raw_.empty()) raw_.resize(256 * 1024);
+  while (size_t n = pipe_->read(raw_.data(), raw_.size())) take(n);
+  check_whole();
 }
 
 void ExportFileSource::corrupted(const std::string& what) {
@@ -70,7 +74,7 @@ size_t ExportFileSource::read_compressed(char* buffer, size_t size) {
       if (input_ended_) check_whole();  // before the last decoded bytes leave
     }
     const size_t consumed_before = in_.pos;
-    size_t hint = ZSTD_decompressStream(dctx_, &out, &in_);
+    size_t hint = ZSTD_decompressStream(dctx_.get(), &out, &in_);
     if (ZSTD_isError(hint))
       corrupted(std::string("is not valid zstd (") + ZSTD_getErrorName(hint) + ")");
     // A call that neither read nor wrote anything says only what the next frame would need.

@@ -113,27 +113,99 @@ void drop_staging(ClickHouseClient& client, const ImportGroup& group) noexcept {
   }
 }
 
+bool merges_rows_away(const std::string& engine) {
+  return engine != "MergeTree";
+}
+
+size_t uncovered_replaced_parts(ClickHouseClient& client, const TableRef& table,
+                                const std::vector<std::string>& ids) {
+  if (ids.empty()) return 0;
+  auto parts = client.query_rows(
+      "SELECT partition_id, toString(min_block_number), toString(max_block_number), "
+      "toString(active) FROM system.parts WHERE database = " +
+          quote_string(table.db) + " AND table = " + quote_string(table.table) +
+          " AND partition_id IN (" + in_list(ids) + ")",
+      "reading the parts of " + table.display());
+  size_t uncovered = 0;
+  for (const auto& old : parts) {
+    if (old.at(3) == "1") continue;
+    bool covered = false;
+    for (const auto& part : parts) {
+      covered = covered || (part.at(3) == "1" && part.at(0) == old.at(0) &&
+                            std::stoll(part.at(1)) <= std::stoll(old.at(1)) &&
+                            std::stoll(part.at(2)) >= std::stoll(old.at(2)));
+    }
+    if (!covered) ++uncovered;
+  }
+  return uncovered;
+}
+
+bool rows_as_loaded(const std::map<std::string, uint64_t>& loaded,
+                    const std::map<std::string, uint64_t>& now, bool merges_rows) {
+  for (const auto& [id, rows] : loaded) {
+    auto it = now.find(id);
+    uint64_t there = it == now.end() ? 0 : it->second;
+    if (merges_rows ? there > rows : there != rows) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// Sends one file; when the server refuses it before the file was read to its end, the rest is
+// read and checked, so that a damaged file is reported as such (exit 4), not as the server's
+// complaint about its bytes.
+void send_file(ClickHouseClient& client, Store& source, const ManifestFile& f,
+               const std::string& sql, bool passthrough, const std::string& what) {
+  ExportFileSource body(source, f, f.path.ends_with(".zst") && !passthrough);
+  try {
+    client.insert(sql, body, passthrough ? "zstd" : "", what + ": " + f.path);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::cancelled) body.check_rest();
+    throw;
+  }
+}
+
+// The staging table after its partitions were moved: a leftover only costs disk space, the
+// target is loaded. 18.16 refuses to drop a table over max_table_size_to_drop (50 GB).
+void drop_loaded_staging(ClickHouseClient& client, const TableRef& staging,
+                         const std::string& what) {
+  try {
+    client.query("DROP TABLE IF EXISTS " + staging.sql(), what);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::cancelled) throw;
+    spdlog::warn(
+        "{}: loaded, but the staging table {} could not be dropped ({}); drop it yourself (a "
+        "table over the server's max_table_size_to_drop needs its force_drop_table flag file)",
+        what, staging.display(), e.what());
+  }
+}
+
+}  // namespace
+
 GroupLoad load_group(ClickHouseClient& client, Store& source, const ImportGroup& group,
                      const LoadSettings& settings, ImportJournal& journal,
                      const std::function<void(uint64_t, uint64_t)>& on_file) {
   const TableRef staging = group.staging(), &target = group.table->target;
   const std::string what = "loading " + group.dir + " into " + target.display();
+  const bool merges_rows = merges_rows_away(group.table->engine);
   client.query("DROP TABLE IF EXISTS " + staging.sql(), what);
   client.query("CREATE TABLE " + staging.sql() + " AS " + target.sql(), what);
-  // Merges in a Replacing/Collapsing table would change the count before it is checked.
-  try {
-    client.query("SYSTEM STOP MERGES " + staging.sql(), what);
-  } catch (const Error& e) {
-    if (e.category() == ErrorCategory::connection || e.kind() == ErrorKind::cancelled) throw;
-    spdlog::debug("{}: merges go on in the staging table: {}", what, e.what());
+  if (merges_rows) {
+    // A Replacing, Collapsing or Summing merge would change the count before it is checked.
+    try {
+      client.query("SYSTEM STOP MERGES " + staging.sql(), what);
+    } catch (const Error& e) {
+      if (e.category() == ErrorCategory::connection || e.kind() == ErrorKind::cancelled) throw;
+      spdlog::debug("{}: merges go on in the staging table: {}", what, e.what());
+    }
   }
   GroupLoad load;
   const std::string sql = insert_sql(staging, group.table->columns, settings.format);
   for (const ManifestFile& f : group.files) {
-    bool passthrough = settings.send_zstd && f.path.ends_with(".zst");
-    ExportFileSource body(source, f, f.path.ends_with(".zst") && !passthrough);
-    client.insert(sql, body, passthrough ? "zstd" : "", what + ": " + f.path);
+    send_file(client, source, f, sql, settings.send_zstd && f.path.ends_with(".zst"), what);
     load.sent_bytes += f.compressed_bytes;
+    load.sent_zstd = load.sent_zstd || (settings.send_zstd && f.path.ends_with(".zst"));
     on_file(f.rows, f.compressed_bytes);
   }
   load.partitions = partition_rows(client, staging, "", what);
@@ -154,15 +226,18 @@ GroupLoad load_group(ClickHouseClient& client, Store& source, const ImportGroup&
                  what);
     ids.push_back(id);
   }
+  // Merges on the target may take rows away (Replacing, Collapsing...), never add them.
   auto now = target_partition_rows(client, target, ids);
-  for (const auto& [id, rows] : load.partitions) {
-    if (now[id] != rows) {
+  if (!rows_as_loaded(load.partitions, now, merges_rows)) {
+    for (const auto& [id, rows] : load.partitions) {
+      if (now[id] == rows) continue;
       throw_validation(what + ": partition ID " + id + " of " + target.display() + " holds " +
                        std::to_string(now[id]) + " rows after the load, " + std::to_string(rows) +
                        " were staged");
     }
   }
-  client.query("DROP TABLE IF EXISTS " + staging.sql(), what);
+  load.uncovered_parts = uncovered_replaced_parts(client, target, ids);
+  drop_loaded_staging(client, staging, what);
   journal.record(group.key(), JournalEntry{load.partitions, group.rows, group.files_digest});
   return load;
 }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <map>
 
 #include "chexport/common/error.h"
@@ -35,15 +36,29 @@ void check_engine(const TableRef& table, const std::string& engine) {
   }
 }
 
-void create_table(ClickHouseClient& client, Store& source, const ManifestTable& table,
-                  const TableRef& target) {
+SchemaScript read_schema(Store& source, const ManifestTable& table, const TableRef& target) {
   if (table.schema.empty())
     throw_usage("cannot create " + target.display() + ": the export has no schema.sql for it");
   StringSink script;
   if (!source.read(table.schema, script))
     throw_usage("cannot create " + target.display() + ": " + source.describe(table.schema) +
                 " is missing");
-  SchemaScript schema = schema_for(script.text, TableRef{table.db, table.table}, target);
+  return schema_for(script.text, TableRef{table.db, table.table}, target);
+}
+
+// "ReplicatedMergeTree" of "... ENGINE = ReplicatedMergeTree('/path', '{replica}') ...".
+std::string engine_of(const std::string& create) {
+  auto at = create.find("ENGINE = ");
+  if (at == std::string::npos) return "";
+  size_t start = at + 9, end = start;
+  while (end < create.size() &&
+         (std::isalnum(static_cast<unsigned char>(create[end])) || create[end] == '_'))
+    ++end;
+  return create.substr(start, end - start);
+}
+
+void create_table(ClickHouseClient& client, Store& source, const ManifestTable& table,
+                  const SchemaScript& schema, const TableRef& target) {
   client.query("CREATE DATABASE IF NOT EXISTS " + quote_identifier(target.db),
                "creating database " + target.db);
   ConnectionOptions options = client.options();
@@ -139,8 +154,11 @@ TargetTable prepare_target(ClickHouseClient& client, Store& source, const Manife
                   " does not exist on the target: create it, or give --create-tables to run the "
                   "export's schema.sql");
     }
+    // Refused before it is created: a replicated table would join its source's replication.
+    SchemaScript schema = read_schema(source, table, t.target);
+    check_engine(t.target, engine_of(schema.create));
     if (dry_run) return t;
-    create_table(client, source, table, t.target);
+    create_table(client, source, table, schema, t.target);
     t.engine = target_engine(client, t.target);
   }
   check_engine(t.target, t.engine);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -59,7 +60,7 @@ std::vector<const ManifestTable*> select_tables(const ExportManifest& manifest,
         known += (known.empty() ? "" : ", ") + m.db + "." + m.table;
       throw_usage("--table " + ref.display() + " is not in the export (it has " + known + ")");
     }
-    out.push_back(t);
+    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);  // -t a -t a
   }
   if (!options.database.empty()) {
     std::set<std::string> databases;
@@ -78,13 +79,18 @@ std::vector<const ManifestTable*> select_tables(const ExportManifest& manifest,
 // "t.1", "t.2"); 18.16's old-syntax MergeTree tables (`MergeTree(d, (k), 8192)`) are created, and
 // copied into staging tables, on modern servers only with allow_deprecated_syntax_for_merge_tree;
 // 18.16 creates LowCardinality columns only with allow_experimental_low_cardinality_type (which
-// modern servers no longer know).
+// modern servers no longer know); staging tables are dropped whatever their size where the limit
+// is a setting (26.7; 18.16 has it only in the server's configuration); and a Replacing or
+// Collapsing table gets the rows of the files as they are, not merged within each INSERT block
+// (optimize_on_insert, modern servers), so that the staging count is the manifest's.
 ConnectionOptions with_import_settings(ClickHouseClient& client, ConnectionOptions connection) {
   const std::pair<const char*, const char*> wanted[] = {
       {"insert_allow_materialized_columns", "1"},
       {"input_format_with_names_use_header", "0"},
       {"allow_deprecated_syntax_for_merge_tree", "1"},
-      {"allow_experimental_low_cardinality_type", "1"}};
+      {"allow_experimental_low_cardinality_type", "1"},
+      {"max_table_size_to_drop", "0"},
+      {"optimize_on_insert", "0"}};
   std::string names;
   for (const auto& [name, value] : wanted)
     names += (names.empty() ? "" : ", ") + quote_string(name);
@@ -127,7 +133,8 @@ bool already_loaded(ClickHouseClient& client, const ImportGroup& group,
     return false;
   std::vector<std::string> ids;
   for (const auto& [id, rows] : entry->partitions) ids.push_back(id);
-  return target_partition_rows(client, group.table->target, ids) == entry->partitions;
+  return rows_as_loaded(entry->partitions, target_partition_rows(client, group.table->target, ids),
+                        merges_rows_away(group.table->engine));
 }
 
 Task progress_task(const ImportGroup& group) {
@@ -168,6 +175,8 @@ class Loader {
     result.rows = rows_;
     result.bytes = bytes_;
     result.exit_code = exit_code_;
+    result.sent_zstd = sent_zstd_;
+    result.uncovered_parts = uncovered_parts_;
   }
 
  private:
@@ -178,13 +187,24 @@ class Loader {
   }
 
   void work() {
-    ClickHouseClient client(connection_);
-    if (cancel_ != nullptr) client.set_cancel_flag(&cancel_->requested);
-    std::unique_ptr<Store> source = open_store(options_.source);
-    while (!should_stop()) {
-      size_t i = next_.fetch_add(1);
-      if (i >= plan_.groups.size()) return;
-      load(client, *source, plan_.groups[i]);
+    try {
+      ClickHouseClient client(connection_);
+      if (cancel_ != nullptr) client.set_cancel_flag(&cancel_->requested);
+      std::unique_ptr<Store> source = open_store(options_.source);
+      while (!should_stop()) {
+        size_t i = next_.fetch_add(1);
+        if (i >= plan_.groups.size()) return;
+        load(client, *source, plan_.groups[i]);
+      }
+    } catch (const std::exception& e) {
+      // Not a group's failure (the worker could not open its connection or store): the run stops.
+      spdlog::error("{}", e.what());
+      std::lock_guard lock(mutex_);
+      if (exit_code_ == 0) {
+        auto* error = dynamic_cast<const Error*>(&e);
+        exit_code_ = error != nullptr ? exit_code_for(error->category()) : exit_code::internal;
+      }
+      stop_ = true;
     }
   }
 
@@ -196,11 +216,12 @@ class Loader {
       progress_.task_started(task, "", attempt);
       std::optional<Error> failure;
       try {
-        load_group(client, source, group, settings_, journal_, [&](uint64_t r, uint64_t b) {
-          rows += r;
-          bytes += b;
-          progress_.add(b, r);
-        });
+        GroupLoad load =
+            load_group(client, source, group, settings_, journal_, [&](uint64_t r, uint64_t b) {
+              rows += r;
+              bytes += b;
+              progress_.add(b, r);
+            });
         spdlog::info("{} -> {}: {} rows in {} file(s), {} ({:.2f} s{})", group.dir,
                      group.table->target.display(), group.rows, group.files.size(),
                      format_bytes(group.bytes), seconds_since(start),
@@ -210,6 +231,8 @@ class Loader {
         ++loaded_;
         rows_ += group.rows;
         bytes_ += group.bytes;
+        sent_zstd_ = sent_zstd_ || load.sent_zstd;
+        uncovered_parts_ += load.uncovered_parts;
         return;
       } catch (const Error& e) {
         failure = e;
@@ -235,6 +258,10 @@ class Loader {
                                       std::chrono::duration<double>(delay));
       while (Clock::now() < until && !should_stop())
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (should_stop()) {  // another worker's failure stopped the run while this one waited
+        clean_up(group);
+        return fail(task, e, cancelled());
+      }
     }
   }
 
@@ -268,6 +295,8 @@ class Loader {
   std::mutex mutex_;
   bool stop_ = false;
   uint64_t loaded_ = 0, failed_ = 0, rows_ = 0, bytes_ = 0;
+  size_t uncovered_parts_ = 0;
+  bool sent_zstd_ = false;
   int exit_code_ = 0;
 };
 
@@ -367,11 +396,18 @@ ImportResult run_import(const ImportOptions& options, const CancelToken* cancel)
   result.summary = "imported " + std::to_string(result.loaded) + " of " +
                    std::to_string(plan.groups.size()) + " group(s), " +
                    std::to_string(result.rows) + " rows (" + format_bytes(result.bytes) +
-                   (send_zstd ? " sent as zstd" : " decompressed and sent") + ") into " +
+                   (result.sent_zstd ? " sent as zstd" : " sent as CSV") + ") into " +
                    options.connection.url + " in " + fmt::format("{:.2f}", seconds) + " s";
   if (plan.kept > 0)
     result.summary += "; " + std::to_string(plan.kept) + " loaded by an earlier run, kept";
   if (result.failed > 0) result.summary += "; " + std::to_string(result.failed) + " failed";
+  if (result.uncovered_parts > 0) {
+    spdlog::warn(
+        "the target keeps {} replaced part(s) on disk until its old_parts_lifetime (8 minutes by "
+        "default) and would load them again if it were killed before: after such a crash, run "
+        "this import again (it recounts every partition and reloads what differs)",
+        result.uncovered_parts);
+  }
   return result;
 }
 

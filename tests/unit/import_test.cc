@@ -145,6 +145,52 @@ TEST(ExportFileSource, TruncatedAndMissingFiles) {
   }
 }
 
+// A file cut inside its frame whose manifest entry was made for the cut file (size and SHA-256
+// agree): only the frame itself can tell.
+TEST(ExportFileSource, AFrameThatStopsEarly) {
+  StoredExport e(20000);
+  std::string cut = testing::read_file(e.dir.path() / e.file.path);
+  cut.resize(cut.size() - 4);  // the content checksum
+  std::ofstream(e.dir.path() / e.file.path, std::ios::binary | std::ios::trunc) << cut;
+  e.file.compressed_bytes = cut.size();
+  e.file.sha256 = Sha256::of(cut);
+  ExportFileSource source(*e.store, e.file, true);
+  try {
+    read_all(source);
+    FAIL() << "read to the end";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("is a truncated zstd frame"), std::string::npos)
+        << err.what();
+  }
+}
+
+TEST(ExportFileSource, AFileLargerThanTheManifestSaysStopsThere) {
+  StoredExport e(20000);
+  e.file.compressed_bytes -= 100;
+  ExportFileSource source(*e.store, e.file, false);
+  try {
+    read_all(source, 64);
+    FAIL() << "read to the end";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("is larger than the manifest's"), std::string::npos)
+        << err.what();
+  }
+}
+
+// Asked after the server refused the body: the rest of the file is read and checked.
+TEST(ExportFileSource, CheckRestFindsDamageThatWasNotSentYet) {
+  StoredExport e(50000);
+  e.file.sha256[0] = e.file.sha256[0] == '0' ? '1' : '0';
+  ExportFileSource source(*e.store, e.file, true);
+  char buffer[100];
+  ASSERT_GT(source.read(buffer, sizeof buffer), 0u);
+  EXPECT_THROW(source.check_rest(), Error);
+  StoredExport intact(50000);
+  ExportFileSource fine(*intact.store, intact.file, true);
+  ASSERT_GT(fine.read(buffer, sizeof buffer), 0u);
+  EXPECT_NO_THROW(fine.check_rest());
+}
+
 TEST(BytePipe, RethrowsWhatTheProducerThrewAfterItsBytes) {
   BytePipe pipe([](ByteSink& sink) {
     sink.write("abc");

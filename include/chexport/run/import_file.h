@@ -33,6 +33,9 @@ class ExportFileSource final : public ByteSource {
   ExportFileSource& operator=(const ExportFileSource&) = delete;
 
   size_t read(char* buffer, size_t size) override;
+  // After the server refused the body: reads what is left of the file and checks it as read()
+  // would at its end (throws the same validation Error for a damaged or missing file).
+  void check_rest();
 
  private:
   size_t read_compressed(char* buffer, size_t size);
@@ -42,8 +45,10 @@ class ExportFileSource final : public ByteSource {
 
   std::string name_;  // for messages: where the file is
   ManifestFile file_;
-  std::unique_ptr<BytePipe> pipe_;
-  ZSTD_DCtx* dctx_ = nullptr;  // when decompressing
+  struct FreeDCtx {
+    void operator()(ZSTD_DCtx* d) const noexcept { ZSTD_freeDCtx(d); }
+  };
+  std::unique_ptr<ZSTD_DCtx, FreeDCtx> dctx_;  // when decompressing
   std::vector<char> raw_;
   ZSTD_inBuffer in_{nullptr, 0, 0};
   size_t frame_left_ = 1;  // ZSTD_decompressStream's last hint: 0 at a frame's end
@@ -51,6 +56,7 @@ class ExportFileSource final : public ByteSource {
   bool checked_ = false;
   uint64_t size_ = 0;
   Sha256 sha_;
+  std::unique_ptr<BytePipe> pipe_;  // last: its thread stops before the members above go
 };
 
 }  // namespace chexport

@@ -55,7 +55,24 @@ struct LoadSettings {
 struct GroupLoad {
   std::map<std::string, uint64_t> partitions;  // target partition ID -> rows
   uint64_t sent_bytes = 0;
+  bool sent_zstd = false;      // some file went as it is, Content-Encoding: zstd
+  size_t uncovered_parts = 0;  // see uncovered_replaced_parts()
 };
+
+// Whether merges of this engine take rows away (every MergeTree but the plain one): its staging
+// table's merges are stopped, and the target may hold fewer rows than were loaded.
+bool merges_rows_away(const std::string& engine);
+
+// Whether the target still holds the rows loaded into these partitions: exactly, or, for an
+// engine whose merges take rows away, no more.
+bool rows_as_loaded(const std::map<std::string, uint64_t>& loaded,
+                    const std::map<std::string, uint64_t>& now, bool merges_rows);
+
+// The parts of these partitions that REPLACE PARTITION made inactive and that no active part
+// covers. 26.7 covers a replaced range with an empty part; 18.16 does not, and a server killed
+// before it deletes them (old_parts_lifetime, 8 minutes by default) loads them again as active.
+size_t uncovered_replaced_parts(ClickHouseClient& client, const TableRef& table,
+                                const std::vector<std::string>& ids);
 
 // The INSERT of a group's files into its staging table, naming the manifest's columns.
 std::string insert_sql(const TableRef& staging, const std::vector<Column>& columns,

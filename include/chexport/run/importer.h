@@ -39,6 +39,8 @@ struct ImportOptions {
 
 struct ImportResult {
   uint64_t groups = 0, loaded = 0, kept = 0, failed = 0, rows = 0, bytes = 0;
+  bool sent_zstd = false;      // some file went as it is, Content-Encoding: zstd
+  size_t uncovered_parts = 0;  // replaced parts a killed target would bring back (18.16)
   int exit_code = 0;
   std::string summary;  // one line
 };
