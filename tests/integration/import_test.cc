@@ -340,6 +340,17 @@ TEST(Import, RetriesAPartitionAfterTheServerCameBack) {
   EXPECT_EQ(staging_tables(target.url(), src.db), "");
 }
 
+void export_table(const std::string& table, const TempDir& out) {
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", table, "-o", out.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+}
+
+// The name of a database to load `db`'s export into, which does not exist yet.
+std::string copy_database(const std::string& db) {
+  http_query("DROP DATABASE IF EXISTS " + db + "_copy");
+  return db + "_copy";
+}
+
 // A ReplacingMergeTree with duplicates not merged yet: every row arrives (none merged away on the
 // way, in an INSERT block or in the staging table), so the staging count holds. Merges are
 // stopped on both sides here so that the rows can be compared one by one.
@@ -354,11 +365,8 @@ TEST(Import, AReplacingTableWithUnmergedDuplicates) {
                std::to_string(i) + ")), number % 2 FROM numbers(1000)");
   }
   TempDir out;
-  auto exported =
-      run_chexport({"export", "--url", test_server().url(), "-t", db + ".r", "-o", out.str()});
-  ASSERT_EQ(exported.exit_code, 0) << exported.output;
-  std::string into = db + "_copy";
-  http_query("DROP DATABASE IF EXISTS " + into);
+  ASSERT_NO_FATAL_FAILURE(export_table(db + ".r", out));
+  std::string into = copy_database(db);
   http_query("CREATE DATABASE " + into);
   http_query("CREATE TABLE " + into + ".r AS " + db + ".r");
   http_query("SYSTEM STOP MERGES " + into + ".r");
@@ -383,11 +391,8 @@ TEST(Import, AnEngineWithoutPartitionsIsRefusedBeforeItIsCreated) {
   http_query("CREATE TABLE " + db + ".l (k UInt64) ENGINE = Log");
   http_query("INSERT INTO " + db + ".l SELECT number FROM numbers(10)");
   TempDir out;
-  auto exported =
-      run_chexport({"export", "--url", test_server().url(), "-t", db + ".l", "-o", out.str()});
-  ASSERT_EQ(exported.exit_code, 0) << exported.output;
-  std::string into = db + "_copy";
-  http_query("DROP DATABASE IF EXISTS " + into);
+  ASSERT_NO_FATAL_FAILURE(export_table(db + ".l", out));
+  std::string into = copy_database(db);
   for (const char* dry : {"--dry-run", "--create-tables"}) {
     auto r = run_chexport({"import", out.str(), "--url", test_server().url(), "--database", into,
                            "--create-tables", dry});
