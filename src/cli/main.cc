@@ -58,11 +58,13 @@ extern "C" void on_signal(int sig) {
 
 const char* exit_codes_text =
     "Exit codes:\n"
-    "  0    every task exported and validated (plan: the plan was made)\n"
+    "  0    every task exported and validated (plan: the plan was made; import: every partition\n"
+    "       loaded and counted)\n"
     "  1    internal error\n"
     "  2    usage or configuration error (bad flag, bad config, output already exists)\n"
-    "  3    export failed (query error, unknown table, truncated or failed stream, local I/O)\n"
-    "  4    validation failed (row counts disagree)\n"
+    "  3    export or import failed (query error, unknown table, truncated or failed stream,\n"
+    "       local I/O)\n"
+    "  4    validation failed (row counts disagree; a file that does not match its manifest)\n"
     "  5    cannot connect to the server (refused, unreachable, timed out)\n"
     "  6    authentication or authorization refused\n"
     "  7    the output is in use by another chexport run (its lock names it)\n"
