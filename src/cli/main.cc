@@ -613,18 +613,25 @@ ImportOptions build_import_options(const CLI::App* app, const Flags& f) {
   return o;
 }
 
-int run_import_command(const ImportOptions& options) {
-  ImportResult result = run_import(options, &cancel_token);
+// The end of an export or import run: its summary line, or what an interruption left.
+int finish_run(int exit_code, const std::string& summary, const char* after_interruption) {
   if (cancel_token.requested.load()) {
-    spdlog::error("interrupted; loaded partitions are kept, the others left the target as it was");
+    spdlog::error("interrupted; {}", after_interruption);
     return cancel_token.exit_code.load();
   }
-  if (result.exit_code == 0) {
-    spdlog::info("{}", result.summary);
+  if (exit_code == 0) {
+    spdlog::info("{}", summary);
   } else {
-    spdlog::error("{}", result.summary);
+    spdlog::error("{}", summary);
   }
-  return result.exit_code;
+  return exit_code;
+}
+
+void install_signal_handlers() {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed stderr pipe must not kill a run mid-commit
+  std::signal(SIGCHLD, SIG_DFL);  // an inherited SIG_IGN would hide how --on-file ended
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
 }
 
 // The server an export was imported into: the source's connection flags, with its own URL and,
@@ -652,6 +659,7 @@ ConnectionOptions target_connection(const CLI::App* app, const Flags& f, Connect
 int run_verify(const CLI::App* app, const Flags& f) {
   std::unique_ptr<ClickHouseClient> client;
   std::unique_ptr<Store> store = open_store(f.verify_dir);
+  const ExportManifest manifest = read_export_manifest(*store);
   if (f.against_server) {
     LoadedConfig config;
     if (given(app, "--config")) config = load_config(f.config);
@@ -659,7 +667,7 @@ int run_verify(const CLI::App* app, const Flags& f) {
     // By default, the server the export read, as its manifest says.
     const char* env_url = std::getenv("CLICKHOUSE_URL");
     if (connection.url == ConnectionOptions{}.url && (env_url == nullptr || *env_url == 0)) {
-      if (std::string url = manifest_server_url(*store); !url.empty()) connection.url = url;
+      if (!manifest.server_url.empty()) connection.url = manifest.server_url;
     }
     apply_connection(app, f, config, connection);
     client = std::make_unique<ClickHouseClient>(connection);
@@ -674,10 +682,10 @@ int run_verify(const CLI::App* app, const Flags& f) {
     target = std::make_unique<ClickHouseClient>(target_connection(app, f, client->options()));
     target->set_cancel_flag(&cancel_token.requested);
   }
-  VerifyReport report = verify_export(*store, client.get());
+  VerifyReport report = verify_export(*store, manifest, client.get());
   size_t compared = 0;
   if (target != nullptr) {
-    compared = compare_content(*store, read_export_manifest(*store), *client,
+    compared = compare_content(*store, manifest, *client,
                                ContentTarget{target.get(), f.target, f.target_database, f.journal},
                                report.problems);
   }
@@ -831,30 +839,19 @@ int main(int argc, char** argv) {
     if (verify->parsed()) return run_verify(verify, f);
     if (imp->parsed()) {
       ImportOptions import_options = build_import_options(imp, f);
-      std::signal(SIGPIPE, SIG_IGN);
-      std::signal(SIGINT, on_signal);
-      std::signal(SIGTERM, on_signal);
-      return run_import_command(import_options);
+      install_signal_handlers();
+      ImportResult result = run_import(import_options, &cancel_token);
+      return finish_run(result.exit_code, result.summary,
+                        "loaded partitions are kept, the others left the target as it was");
     }
     ExportOptions options = build_options(exporting ? exp : plan, f, exporting);
 
-    std::signal(SIGPIPE, SIG_IGN);  // a closed stderr pipe must not kill a run mid-commit
-    std::signal(SIGCHLD, SIG_DFL);  // an inherited SIG_IGN would hide how --on-file ended
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    install_signal_handlers();
     if (!exporting) return run_plan(options, f.json);
 
     RunResult run = run_export(options, &cancel_token);
-    if (cancel_token.requested.load()) {
-      spdlog::error("interrupted; finished tasks are kept, the others left no files");
-      return cancel_token.exit_code.load();
-    }
-    if (run.exit_code == 0) {
-      spdlog::info("{}", run.summary);
-    } else {
-      spdlog::error("{}", run.summary);
-    }
-    return run.exit_code;
+    return finish_run(run.exit_code, run.summary,
+                      "finished tasks are kept, the others left no files");
   } catch (const Error& e) {
     if (cancel_token.requested.load()) return cancel_token.exit_code.load();
     spdlog::error("{}", e.what());

@@ -83,9 +83,9 @@ ExportManifest read_export_manifest(Store& store) {
                                        json_text(t, "schema"), read_columns_of(t)});
     }
   }
-  if (root["tasks"].get_array().get(tasks) == simdjson::SUCCESS) {
-    for (simdjson::dom::element t : tasks) m.tasks.push_back(read_task(t));
-  }
+  if (root["tasks"].get_array().get(tasks) != simdjson::SUCCESS)
+    throw_usage(store.describe("manifest.json") + " lists no tasks");
+  for (simdjson::dom::element t : tasks) m.tasks.push_back(read_task(t));
   return m;
 }
 

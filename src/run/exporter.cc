@@ -36,10 +36,6 @@ std::string utc_now() {
   return buf;
 }
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 bool cancelled(const CancelToken* cancel) {
   return cancel != nullptr && cancel->requested.load();
 }

@@ -1,7 +1,5 @@
 #include "chexport/run/import_file.h"
 
-#include <cstring>
-
 #include "chexport/common/error.h"
 
 namespace chexport {
@@ -25,7 +23,7 @@ ExportFileSource::~ExportFileSource() = default;
 void ExportFileSource::check_rest() {
   if (checked_) return;
   if (raw_.empty()) raw_.resize(256 * 1024);
-  while (size_t n = pipe_->read(raw_.data(), raw_.size())) take(n);
+  while (size_t n = pipe_->read(raw_.data(), raw_.size())) take(raw_.data(), n);
   check_whole();
 }
 
@@ -33,9 +31,9 @@ void ExportFileSource::corrupted(const std::string& what) {
   throw_validation("corrupted: " + name_ + " " + what + "; nothing of its partition was loaded");
 }
 
-void ExportFileSource::take(size_t n) {
+void ExportFileSource::take(const char* data, size_t n) {
   size_ += n;
-  sha_.update(std::string_view(raw_.data(), n));
+  sha_.update(std::string_view(data, n));
   if (size_ > file_.compressed_bytes)
     corrupted("is larger than the manifest's " + std::to_string(file_.compressed_bytes) + " bytes");
 }
@@ -52,14 +50,10 @@ void ExportFileSource::check_whole() {
 
 size_t ExportFileSource::read(char* buffer, size_t size) {
   if (dctx_ != nullptr) return read_compressed(buffer, size);
-  if (raw_.size() < size) raw_.resize(size);
-  size_t n = pipe_->read(raw_.data(), size);
-  take(n);
-  if (n == 0) {
-    check_whole();
-    return 0;
-  }
-  std::memcpy(buffer, raw_.data(), n);
+  // As it is: straight into libcurl's buffer, hashed there.
+  size_t n = pipe_->read(buffer, size);
+  take(buffer, n);
+  if (n == 0) check_whole();
   return n;
 }
 
@@ -68,7 +62,7 @@ size_t ExportFileSource::read_compressed(char* buffer, size_t size) {
   while (out.pos == 0) {
     if (in_.pos == in_.size && !input_ended_) {
       size_t n = pipe_->read(raw_.data(), raw_.size());
-      take(n);
+      take(raw_.data(), n);
       input_ended_ = n == 0;
       in_ = ZSTD_inBuffer{raw_.data(), n, 0};
       if (input_ended_) check_whole();  // before the last decoded bytes leave

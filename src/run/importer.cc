@@ -27,10 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 class StringSource final : public ByteSource {
  public:
   explicit StringSource(std::string text) : text_(std::move(text)) {}
@@ -149,7 +145,7 @@ Task progress_task(const ImportGroup& group) {
 struct Plan {
   std::vector<TargetTable> tables;
   std::vector<ImportGroup> groups;  // to load
-  uint64_t kept = 0, kept_rows = 0, empty = 0;
+  uint64_t kept = 0;                // groups an earlier run loaded
 };
 
 class Loader {
@@ -313,15 +309,11 @@ Plan make_plan(ClickHouseClient& client, Store& source, const ExportManifest& ma
   }
   for (const TargetTable& table : plan.tables) {
     for (ImportGroup& g : group_tasks(manifest, table)) {
-      if (g.files.empty()) {
-        ++plan.empty;
-        continue;
-      }
+      if (g.files.empty()) continue;  // no rows: nothing to load, nothing to replace
       auto entry = journal.find(g.key());
       if (table.exists && already_loaded(client, g, entry)) {
         journal.claim(table.target.display(), g.key(), entry->partitions);
         ++plan.kept;
-        plan.kept_rows += g.rows;
         spdlog::debug("{}: loaded by an earlier run, kept", g.key());
         continue;
       }

@@ -1,9 +1,6 @@
 #include "chexport/run/verify.h"
 
-#include <simdjson.h>
-
 #include <zstd.h>
-#include "chexport/common/json_read.h"
 
 #include <filesystem>
 #include <set>
@@ -74,99 +71,65 @@ class CheckSink final : public ByteSink {
 };
 
 // One file the manifest lists: there, of its size and SHA-256, valid zstd, of its rows.
-void check_file(Store& store, simdjson::dom::element f, bool header, std::set<std::string>& listed,
+void check_file(Store& store, const ManifestFile& f, bool header, std::set<std::string>& listed,
                 VerifyReport& report) {
-  std::string path = json_text(f, "path");
-  listed.insert(path);
+  listed.insert(f.path);
   ++report.files;
-  if (json_flag(f, "handed_off")) {
+  if (f.handed_off) {
     ++report.handed_off;  // given to the --on-file command and removed: nothing to read
     return;
   }
-  CheckSink check(path.ends_with(".zst"));
-  if (!store.read(path, check)) {
-    report.problems.push_back("missing: " + path);
+  CheckSink check(f.path.ends_with(".zst"));
+  if (!store.read(f.path, check)) {
+    report.problems.push_back("missing: " + f.path);
     return;
   }
   check.finish();
   uint64_t records = check.scanner.records();
   report.bytes += check.size;
   uint64_t rows = records - (header && records > 0 ? 1 : 0);
-  if (check.size != json_number(f, "compressed_bytes")) {
-    report.problems.push_back("corrupted: " + path + " has " + std::to_string(check.size) +
-                              " bytes, the manifest says " +
-                              std::to_string(json_number(f, "compressed_bytes")));
-  } else if (check.sha.hex_digest() != json_text(f, "sha256")) {
-    report.problems.push_back("corrupted: " + path + " does not match its SHA-256");
+  if (check.size != f.compressed_bytes) {
+    report.problems.push_back("corrupted: " + f.path + " has " + std::to_string(check.size) +
+                              " bytes, the manifest says " + std::to_string(f.compressed_bytes));
+  } else if (check.sha.hex_digest() != f.sha256) {
+    report.problems.push_back("corrupted: " + f.path + " does not match its SHA-256");
   } else if (!check.error.empty()) {
-    report.problems.push_back("corrupted: " + path + " " + check.error);
-  } else if (rows != json_number(f, "rows")) {
-    report.problems.push_back("corrupted: " + path + " holds " + std::to_string(rows) +
-                              " rows, the manifest says " + std::to_string(json_number(f, "rows")));
+    report.problems.push_back("corrupted: " + f.path + " " + check.error);
+  } else if (rows != f.rows) {
+    report.problems.push_back("corrupted: " + f.path + " holds " + std::to_string(rows) +
+                              " rows, the manifest says " + std::to_string(f.rows));
   }
   report.rows += rows;
 }
 
 }  // namespace
 
-std::string manifest_server_url(Store& store) {
-  StringSink text;
-  if (!store.read("manifest.json", text)) return "";
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded(text.text);
-  simdjson::dom::element manifest;
-  if (parser.parse(padded).get(manifest) != simdjson::SUCCESS) return "";
-  return json_text(manifest["server"], "url");
-}
-
-VerifyReport verify_export(Store& store, ClickHouseClient* client) {
+VerifyReport verify_export(Store& store, const ExportManifest& manifest, ClickHouseClient* client) {
   VerifyReport report;
-  std::string manifest_path = store.describe("manifest.json");
-  StringSink manifest_text;
-  if (!store.read("manifest.json", manifest_text)) {
-    throw_usage(store.describe("") + " has no manifest.json: not a chexport export");
-  }
-  simdjson::dom::parser parser;
-  simdjson::dom::element manifest;
-  simdjson::padded_string padded(manifest_text.text);
-  if (parser.parse(padded).get(manifest) != simdjson::SUCCESS)
-    throw_usage(manifest_path + " cannot be parsed");
-  bool header = json_text(manifest["options"], "format") == "CSVWithNames";
+  bool header = manifest.format == "CSVWithNames";
   std::set<std::string> listed;
-  simdjson::dom::array tasks;
-  if (manifest["tasks"].get_array().get(tasks) != simdjson::SUCCESS)
-    throw_usage(manifest_path + " lists no tasks");
-  for (simdjson::dom::element task : tasks) {
-    std::string task_dir = json_text(task, "dir");
-    std::string status = json_text(task, "status");
-    if (status != "done") {
-      report.problems.push_back("incomplete: task " + task_dir + " is " + status + ": " +
-                                json_text(task, "error"));
+  for (const ManifestTask& task : manifest.tasks) {
+    if (task.status != "done") {
+      report.problems.push_back("incomplete: task " + task.dir + " is " + task.status + ": " +
+                                task.error);
       continue;
     }
     uint64_t task_rows = 0;
-    simdjson::dom::array files;
-    if (task["files"].get_array().get(files) != simdjson::SUCCESS) {
-      report.problems.push_back("inconsistent: task " + task_dir + " is done but lists no files");
-      continue;
-    }
-    for (simdjson::dom::element f : files) {
-      task_rows += json_number(f, "rows");
+    for (const ManifestFile& f : task.files) {
+      task_rows += f.rows;
       check_file(store, f, header, listed, report);
     }
-    if (task_rows != json_number(task, "written_rows")) {
-      report.problems.push_back("inconsistent: task " + task_dir + " lists files with " +
+    if (task_rows != task.written_rows) {
+      report.problems.push_back("inconsistent: task " + task.dir + " lists files with " +
                                 std::to_string(task_rows) + " rows but says it wrote " +
-                                std::to_string(json_number(task, "written_rows")));
+                                std::to_string(task.written_rows));
     }
     if (client != nullptr) {
-      std::string db = json_text(task, "db"), table = json_text(task, "table"),
-                  predicate = json_text(task, "predicate");
-      std::string sql = "SELECT toString(count()) FROM " + quote_identifier(db) + "." +
-                        quote_identifier(table) + (predicate.empty() ? "" : " WHERE " + predicate);
-      uint64_t now = std::stoull(client->query_rows(sql, "recounting " + task_dir).at(0).at(0));
+      std::string sql = "SELECT toString(count()) FROM " + TableRef{task.db, task.table}.sql() +
+                        (task.predicate.empty() ? "" : " WHERE " + task.predicate);
+      uint64_t now = std::stoull(client->query_rows(sql, "recounting " + task.dir).at(0).at(0));
       if (now != task_rows) {
-        report.problems.push_back("changed on the server: task " + task_dir + " has " +
+        report.problems.push_back("changed on the server: task " + task.dir + " has " +
                                   std::to_string(task_rows) + " rows exported, count() now says " +
                                   std::to_string(now));
       }
@@ -176,10 +139,7 @@ VerifyReport verify_export(Store& store, ClickHouseClient* client) {
   std::set<std::string> known = listed;
   known.insert("manifest.json");
   known.insert(lock_file_name);
-  simdjson::dom::array tables;
-  if (manifest["tables"].get_array().get(tables) == simdjson::SUCCESS) {
-    for (simdjson::dom::element t : tables) known.insert(json_text(t, "schema"));
-  }
+  for (const ManifestTable& t : manifest.tables) known.insert(t.schema);
   for (const StoredFile& file : store.list_all()) {
     // An import's journal (import_journal.h) is about a target, not part of the export.
     if (file.path.starts_with(std::string(journal_dir) + "/")) continue;

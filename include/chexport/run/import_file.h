@@ -39,8 +39,8 @@ class ExportFileSource final : public ByteSource {
 
  private:
   size_t read_compressed(char* buffer, size_t size);
-  void take(size_t n);  // account for n bytes of the file read into raw_
-  void check_whole();   // at the file's end: its size and SHA-256
+  void take(const char* data, size_t n);  // n more bytes of the file: measured and hashed
+  void check_whole();                     // at the file's end: its size and SHA-256
   [[noreturn]] void corrupted(const std::string& what);
 
   std::string name_;  // for messages: where the file is
@@ -49,7 +49,7 @@ class ExportFileSource final : public ByteSource {
     void operator()(ZSTD_DCtx* d) const noexcept { ZSTD_freeDCtx(d); }
   };
   std::unique_ptr<ZSTD_DCtx, FreeDCtx> dctx_;  // when decompressing
-  std::vector<char> raw_;
+  std::vector<char> raw_;  // compressed input (decompressing), or what check_rest() reads
   ZSTD_inBuffer in_{nullptr, 0, 0};
   size_t frame_left_ = 1;  // ZSTD_decompressStream's last hint: 0 at a frame's end
   bool input_ended_ = false;

@@ -5,8 +5,8 @@
 // zstd (checksums verified) when it ends in .zst, and hold exactly its recorded rows (counted
 // with the CSV scanner; a CSVWithNames header is not a row). Tasks that are not done, data files
 // on disk that the manifest does not list, and (with a client) tasks whose predicate no longer
-// counts their rows on the server are problems too. Throws chexport::Error only when the manifest
-// cannot be read (usage) or the server cannot be asked.
+// counts their rows on the server are problems too. Throws chexport::Error only when the server
+// cannot be asked.
 #pragma once
 
 #include <string>
@@ -14,6 +14,7 @@
 
 #include "chexport/clickhouse/clickhouse.h"
 #include "chexport/output/store.h"
+#include "chexport/run/export_manifest.h"
 
 namespace chexport {
 
@@ -25,10 +26,8 @@ struct VerifyReport {
   std::vector<std::string> problems;  // one line each
 };
 
-// The URL of the server the export read (manifest "server.url"), or empty.
-std::string manifest_server_url(Store& store);
-
-// `client` may be null; when given, each task's count() is compared with its rows.
-VerifyReport verify_export(Store& store, ClickHouseClient* client);
+// `manifest` is the export's (read_export_manifest). `client` may be null; when given, each task's
+// count() is compared with its rows.
+VerifyReport verify_export(Store& store, const ExportManifest& manifest, ClickHouseClient* client);
 
 }  // namespace chexport
