@@ -21,6 +21,11 @@
 # port (for clickhouse-client in bench/link.sh); without it, nothing changes.
 # Each server's display name (X-ClickHouse-Server-Display-Name) is "chexport-<basename of DIR>",
 # so that tests can tell two servers on one host apart.
+# For clusters (tests/integration/cluster.cc), start also reads from its environment:
+#   CHEXPORT_LISTEN_HOST   a loopback address other than 127.0.0.1 (kept across restarts)
+#   CHEXPORT_HTTP_PORT, CHEXPORT_TCP_PORT   fixed ports instead of free ones (26.7: TCP implies
+#                          CHEXPORT_NATIVE_TCP=1)
+#   CHEXPORT_CONFIG_XML    a file whose XML (e.g. <remote_servers>) goes into the server's config
 set -euo pipefail
 
 usage="usage: clickhouse-server.sh start DIR [18.16|26.7] | stop|kill|restart DIR"
@@ -77,7 +82,7 @@ await() {
       return 1
     fi
     if [[ $http == 0 && -s $dir/http_port ]]; then http=$(tr -dc 0-9 <"$dir/http_port"); fi
-    if [[ $http != 0 && $(curl -s --max-time 2 "http://127.0.0.1:$http/?query=SELECT%201" 2>/dev/null) == 1 ]]; then
+    if [[ $http != 0 && $(curl -s --max-time 2 "http://$(host):$http/?query=SELECT%201" 2>/dev/null) == 1 ]]; then
       echo "$http $tcp $pid" >"$dir/ports"
       echo "$http $tcp $pid"
       return 0
@@ -88,6 +93,12 @@ await() {
   stop
   return 1
 }
+
+# The address the server in $dir listens on.
+host() { cat "$dir/host" 2>/dev/null || echo 127.0.0.1; }
+
+# What CHEXPORT_CONFIG_XML adds to the config, if anything.
+extra_config() { if [[ -n ${CHEXPORT_CONFIG_XML:-} ]]; then cat "$CHEXPORT_CONFIG_XML"; fi; }
 
 launch_18() {
   clickhouse-server --config-file="$dir/config.xml" >>"$dir/log/stdout.log" 2>&1 &
@@ -104,7 +115,7 @@ launch_26() {
   if [[ $tcp != 0 ]]; then listen_tcp="SYSTEM START LISTEN TCP;
       "; fi
   TZ=UTC "$modern/chdb-launcher" "$modern/libchdb.so" \
-    --config-file="$dir/config.xml" --listen_host=127.0.0.1 --http_port="$http" --tcp_port="$tcp" \
+    --config-file="$dir/config.xml" --listen_host="$(host)" --http_port="$http" --tcp_port="$tcp" \
     --path="$dir/data/" --query "SYSTEM START LISTEN HTTP;
       ${listen_tcp}SELECT getServerPort('http_port') INTO OUTFILE '$dir/http_port' TRUNCATE FORMAT TSV;
       SELECT sleepEachRow(1) FROM numbers(1000000000)
@@ -119,7 +130,7 @@ launch() {
     18.16) launch_18 ;;
     26.7)
       # The native port only on request (CHEXPORT_NATIVE_TCP=1): kept across restarts, else 0.
-      if [[ ${CHEXPORT_NATIVE_TCP:-0} == 1 ]]; then
+      if [[ ${CHEXPORT_NATIVE_TCP:-0} == 1 || $tcp != 0 ]]; then
         if [[ $tcp == 0 ]]; then tcp=$(free_port); fi
         while [[ $tcp == "$http" ]]; do tcp=$(free_port); done
       else
@@ -144,7 +155,7 @@ write_config_18() {
 <?xml version="1.0"?>
 <yandex>
   <logger><level>warning</level><log>$dir/log/server.log</log><errorlog>$dir/log/server.err.log</errorlog><size>100M</size><count>1</count></logger>
-  <listen_host>127.0.0.1</listen_host>
+  <listen_host>$(host)</listen_host>
   <http_port>$http</http_port>
   <tcp_port>$tcp</tcp_port>
   <interserver_http_port>$inter</interserver_http_port>
@@ -163,6 +174,7 @@ write_config_18() {
   <timezone>UTC</timezone>
   <display_name>chexport-$(basename "$dir")</display_name>
   <mlock_executable>false</mlock_executable>
+$(extra_config)
 </yandex>
 XML
 }
@@ -170,7 +182,7 @@ XML
 # One users file for both versions; $1 is the root element's name, $2 what confines table_reader,
 # $3 more users.
 write_users() {
-  local root=$1 confine=$2 more=${3:-} localhost='<networks><ip>127.0.0.1</ip><ip>::1</ip></networks>'
+  local root=$1 confine=$2 more=${3:-} localhost='<networks><ip>127.0.0.0/8</ip><ip>::1</ip></networks>'
   cat >"$dir/users.xml" <<XML
 <?xml version="1.0"?>
 <$root>
@@ -199,9 +211,12 @@ start() {
   mkdir -p "$dir"/{data,tmp,user_files,log,format_schemas}
   dir=$(cd "$dir" && pwd)
   echo "$version" >"$dir/version"
+  echo "${CHEXPORT_LISTEN_HOST:-127.0.0.1}" >"$dir/host"
   if [[ $version == 18.16 ]]; then
-    local http tcp inter
-    http=$(free_port); tcp=$(free_port); inter=$(free_port)
+    local http=${CHEXPORT_HTTP_PORT:-} tcp=${CHEXPORT_TCP_PORT:-} inter
+    [[ -n $http ]] || http=$(free_port)
+    [[ -n $tcp ]] || tcp=$(free_port)
+    inter=$(free_port)
     while [[ $tcp == "$http" ]]; do tcp=$(free_port); done
     while [[ $inter == "$http" || $inter == "$tcp" ]]; do inter=$(free_port); done
     write_config_18 "$http" "$tcp" "$inter"
@@ -209,10 +224,10 @@ start() {
     launch "$http" "$tcp"
   else
     # Only users_config is read from this file (modern-clickhouse.md: <users> here has no effect).
-    echo "<clickhouse><display_name>chexport-$(basename "$dir")</display_name><users_config>$dir/users.xml</users_config></clickhouse>" >"$dir/config.xml"
+    echo "<clickhouse><display_name>chexport-$(basename "$dir")</display_name><users_config>$dir/users.xml</users_config>$(extra_config)</clickhouse>" >"$dir/config.xml"
     write_users clickhouse '<grants><query>GRANT SELECT ON granted.t</query></grants>' \
       "<policy_reader><password>policy-secret</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota><databases><granted><policy><filter>n % 2 = 0</filter></policy></granted></databases></policy_reader>"
-    launch 0 0
+    launch "${CHEXPORT_HTTP_PORT:-0}" "${CHEXPORT_TCP_PORT:-0}"
   fi
 }
 

@@ -11,12 +11,9 @@
 #include "chexport/common/sha256.h"
 #include "chexport/common/utf8.h"
 #include "chexport/output/layout.h"
+#include "chexport/plan/distributed.h"
 
 namespace chexport {
-
-std::string TableRef::sql() const {
-  return quote_identifier(db) + "." + quote_identifier(table);
-}
 
 TableRef parse_table_ref(std::string_view text) {
   auto dot = text.find('.');
@@ -114,6 +111,7 @@ std::string literal(const std::string& type, const std::string& text, const std:
 
 struct TableInfo {
   std::string engine;
+  std::string engine_full;
   std::string partition_key;
   std::string uuid;  // empty before 20.x, and for tables of Ordinary databases
 };
@@ -123,18 +121,18 @@ struct TableInfo {
 TableInfo table_info(ClickHouseClient& client, const ServerVersion& version,
                      const TableRef& table) {
   std::string uuid = version.at_least(20, 4) ? "toString(uuid)" : "''";
-  auto rows =
-      client.query_rows("SELECT engine, partition_key, " + uuid +
-                            " FROM system.tables WHERE database = " + quote_string(table.db) +
-                            " AND name = " + quote_string(table.table),
-                        "looking up table " + table.display());
+  auto rows = client.query_rows("SELECT engine, partition_key, " + uuid + ", engine_full FROM " +
+                                    table.system_table("tables") +
+                                    " WHERE database = " + quote_string(table.stored_db()) +
+                                    " AND name = " + quote_string(table.stored_table()),
+                                "looking up table " + table.display());
   if (rows.empty()) {
     throw Error(ErrorKind::permanent, ErrorCategory::export_failed,
                 "table " + table.display() + " does not exist on the server");
   }
   std::string id = rows[0].at(2);
   if (id == "00000000-0000-0000-0000-000000000000") id.clear();
-  return TableInfo{rows[0].at(0), rows[0].at(1), id};
+  return TableInfo{rows[0].at(0), rows[0].at(3), rows[0].at(1), id};
 }
 
 // What system.parts says of one partition: its value as text, its size, and whether its part
@@ -194,9 +192,10 @@ TableParts read_parts(ClickHouseClient& client, const TableRef& table) {
                  " AND NOT startsWith(name, concat(partition_id, '_')))), "
                  "hex(MD5(arrayStringConcat(arraySort(groupArray(concat(name, '@', "
                  "toString(toUnixTimestamp(modification_time))))), ','))) "
-                 "FROM system.parts WHERE database = " +
-                 quote_string(table.db) + " AND table = " + quote_string(table.table) +
-                 " AND active GROUP BY id",
+                 "FROM " +
+                 table.system_table("parts") +
+                 " WHERE database = " + quote_string(table.stored_db()) +
+                 " AND table = " + quote_string(table.stored_table()) + " AND active GROUP BY id",
              "reading the partitions of " + table.display() + " from system.parts")) {
       parts.by_id[row.at(1)] =
           PartitionParts{row.at(0),         to_u64(row.at(2)), to_u64(row.at(3)),
@@ -498,6 +497,54 @@ TablePlan plan_table(ClickHouseClient& client, const ServerVersion& version, con
   return plan;
 }
 
+// The Distributed table's engine, or none for other tables (and where system.tables may not be
+// read: then the table is planned as it is).
+std::optional<DistributedEngine> distributed_engine(ClickHouseClient& client,
+                                                    const ServerVersion& version,
+                                                    const TableRef& table, std::string* uuid) {
+  try {
+    TableInfo info = table_info(client, version, table);
+    *uuid = info.uuid;
+    return parse_distributed_engine(info.engine_full);
+  } catch (const Error& e) {
+    if (e.category() != ErrorCategory::auth) throw;
+    return std::nullopt;
+  }
+}
+
+// One plan of a Distributed table's shards: each shard planned like a table of its own (through
+// remote()), its tasks under "shard=N/". Each shard's plan checks itself against its own count().
+TablePlan plan_distributed(ClickHouseClient& client, const ServerVersion& version,
+                           const TableSpec& spec, const DistributedEngine& engine,
+                           const std::string& uuid, const SplitOptions& split,
+                           const ColumnOptions& column_options) {
+  TablePlan out{spec, "Distributed", uuid, 0, {}, {}};
+  std::string base = table_dir(spec.table.db, spec.table.table) + "/";
+  for (const auto& shard : read_shards(client, engine, spec.table)) {
+    TableSpec shard_spec = spec;
+    shard_spec.table.shard = shard;
+    TablePlan p = plan_table(client, version, shard_spec, split, column_options);
+    if (out.columns.empty()) {
+      out.columns = p.columns;
+    } else if (layout(p.columns) != layout(out.columns)) {
+      throw Error(ErrorKind::permanent, ErrorCategory::export_failed,
+                  spec.table.display() + ": the columns of shard " + std::to_string(shard->num) +
+                      " (" + layout(p.columns) + ") differ from those of the first shard (" +
+                      layout(out.columns) + ")");
+    }
+    spdlog::info("{}: shard {} ({}): {} task(s), {} rows", spec.table.display(), shard->num,
+                 shard->replicas.size() == 1 ? shard->replicas[0]
+                                             : std::to_string(shard->replicas.size()) + " replicas",
+                 p.tasks.size(), p.rows_in_bounds);
+    for (Task& t : p.tasks) {
+      t.dir = base + "shard=" + std::to_string(shard->num) + "/" + t.dir.substr(base.size());
+      out.tasks.push_back(std::move(t));
+    }
+    out.rows_in_bounds += p.rows_in_bounds;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<TablePlan> plan_export(ClickHouseClient& client, const ServerVersion& version,
@@ -505,8 +552,15 @@ std::vector<TablePlan> plan_export(ClickHouseClient& client, const ServerVersion
                                    const ColumnOptions& column_options) {
   check_tables_unique(tables);
   std::vector<TablePlan> plans;
-  for (const TableSpec& spec : tables)
-    plans.push_back(plan_table(client, version, spec, split, column_options));
+  for (const TableSpec& spec : tables) {
+    std::string uuid;
+    if (auto engine = distributed_engine(client, version, spec.table, &uuid)) {
+      plans.push_back(
+          plan_distributed(client, version, spec, *engine, uuid, split, column_options));
+    } else {
+      plans.push_back(plan_table(client, version, spec, split, column_options));
+    }
+  }
   check_dirs_unique(plans);
   return plans;
 }

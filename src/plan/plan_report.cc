@@ -74,6 +74,16 @@ void write_task_fields(JsonWriter& j, const Task& t) {
       .field("planned_rows", t.planned_rows)
       .field("data_version", t.data_version)
       .field("note", t.note);
+  if (const ShardSource* s = t.table.shard.get()) {
+    // Without the credentials: a reader adds its own (distributed.h).
+    j.key("shard").begin_object().field("num", static_cast<uint64_t>(s->num));
+    j.field("cluster", s->cluster).field("db", s->local_db).field("table", s->local_table);
+    j.key("replicas").begin_array();
+    for (const std::string& r : s->replicas) j.value(r);
+    j.end_array().key("hosts").begin_array();
+    for (const std::string& h : s->hosts) j.value(h);
+    j.end_array().end_object();
+  }
 }
 
 void write_columns(JsonWriter& j, const std::vector<Column>& columns) {

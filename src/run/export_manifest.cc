@@ -1,5 +1,7 @@
 #include "chexport/run/export_manifest.h"
 
+#include "chexport/plan/distributed.h"
+
 #include <simdjson.h>
 
 #include "chexport/common/error.h"
@@ -9,6 +11,16 @@ namespace chexport {
 
 std::string ManifestTask::display() const {
   return dir;
+}
+
+TableRef ManifestTask::source(const ConnectionOptions& connection) const {
+  TableRef ref{db, table};
+  if (shard) {
+    auto with_credentials = std::make_shared<ShardSource>(*shard);
+    with_credentials->credentials = remote_credentials(connection);
+    ref.shard = std::move(with_credentials);
+  }
+  return ref;
 }
 
 const ManifestTable* ExportManifest::find_table(const std::string& db,
@@ -32,6 +44,26 @@ std::vector<Column> read_columns_of(simdjson::dom::element table) {
   return columns;
 }
 
+std::shared_ptr<const ShardSource> read_shard(simdjson::dom::element t) {
+  simdjson::dom::element s;
+  if (t["shard"].get(s) != simdjson::SUCCESS) return nullptr;
+  auto shard = std::make_shared<ShardSource>();
+  shard->num = static_cast<uint32_t>(json_number(s, "num"));
+  shard->cluster = json_text(s, "cluster");
+  shard->local_db = json_text(s, "db");
+  shard->local_table = json_text(s, "table");
+  for (const char* key : {"replicas", "hosts"}) {
+    simdjson::dom::array list;
+    if (s[key].get_array().get(list) != simdjson::SUCCESS) continue;
+    for (simdjson::dom::element e : list) {
+      std::string_view text;
+      if (e.get_string().get(text) != simdjson::SUCCESS) continue;
+      (key[0] == 'r' ? shard->replicas : shard->hosts).emplace_back(text);
+    }
+  }
+  return shard;
+}
+
 ManifestTask read_task(simdjson::dom::element t) {
   ManifestTask task{json_text(t, "db"),
                     json_text(t, "table"),
@@ -43,7 +75,8 @@ ManifestTask read_task(simdjson::dom::element t) {
                     json_text(t, "status"),
                     json_text(t, "error"),
                     json_number(t, "written_rows"),
-                    {}};
+                    {},
+                    read_shard(t)};
   simdjson::dom::array files;
   if (t["files"].get_array().get(files) != simdjson::SUCCESS) return task;
   for (simdjson::dom::element f : files) {

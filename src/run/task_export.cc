@@ -124,6 +124,7 @@ void hand_off(const OutputOptions& out, Store& store, const TaskResult& result,
 
 std::string task_name(const Task& task) {
   std::string name = task.table.display() + " ";
+  if (task.table.shard) name += "shard " + std::to_string(task.table.shard->num) + " ";
   name += task.partition_id == "all" || task.partition.empty() ? std::string("(whole table)")
                                                                : "partition " + task.partition;
   if (!task.range.empty()) name += " range " + task.range;

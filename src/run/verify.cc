@@ -125,7 +125,7 @@ VerifyReport verify_export(Store& store, const ExportManifest& manifest, ClickHo
                                 std::to_string(task.written_rows));
     }
     if (client != nullptr) {
-      std::string sql = "SELECT toString(count()) FROM " + TableRef{task.db, task.table}.sql() +
+      std::string sql = "SELECT toString(count()) FROM " + task.source(client->options()).sql() +
                         (task.predicate.empty() ? "" : " WHERE " + task.predicate);
       uint64_t now = std::stoull(client->query_rows(sql, "recounting " + task.dir).at(0).at(0));
       if (now != task_rows) {

@@ -60,13 +60,13 @@ size_t compare_content(Store& export_store, const ExportManifest& manifest,
   ServerVersion version = target.client->server_version();
   size_t compared = 0;
   for (const ManifestTable& table : manifest.tables) {
-    TableRef from{table.db, table.table};
     TableRef into{target.database.empty() ? table.db : target.database, table.table};
     std::map<std::string, Hashes> groups;
     for (const ManifestTask& task : manifest.tasks) {
       if (task.db != table.db || task.table != table.table || task.status != "done") continue;
-      Hashes h = ask(source, hash_query(table.columns, from, task.predicate),
-                     "hashing " + task.dir + " on the source");
+      Hashes h =
+          ask(source, hash_query(table.columns, task.source(source.options()), task.predicate),
+              "hashing " + task.dir + " on the source");
       Hashes& g = groups[group_dir(task.dir)];
       g.rows += h.rows;
       g.columns.resize(h.columns.size(), 0);

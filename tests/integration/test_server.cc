@@ -244,13 +244,16 @@ int BackgroundProcess::wait() {
   return status_;
 }
 
-PrivateServer::PrivateServer(const std::string& version) {
+PrivateServer::PrivateServer(const std::string& version,
+                             const std::map<std::string, std::string>& env) {
   TempDir* dir = new TempDir();  // removed in the destructor, after the server stopped
   dir_ = dir->str();
   temp_dirs().emplace_back(dir);
-  script("start", " " + (version.empty() ? test_server().version : version));
+  script("start", " " + (version.empty() ? test_server().version : version), env);
   std::ifstream in(dir_ + "/ports");
   in >> port_;
+  std::ifstream host(dir_ + "/host");
+  host >> host_;
 }
 
 PrivateServer::~PrivateServer() {
@@ -261,7 +264,10 @@ PrivateServer::~PrivateServer() {
 }
 
 std::string PrivateServer::url() const {
-  return "http://127.0.0.1:" + std::to_string(port_);
+  return "http://" + host_ + ":" + std::to_string(port_);
+}
+void PrivateServer::stop() {
+  script("stop");
 }
 void PrivateServer::crash() {
   script("kill");
@@ -270,9 +276,12 @@ void PrivateServer::restart() {
   script("restart");
 }
 
-void PrivateServer::script(const std::string& command, const std::string& more) {
-  std::string line = std::string(CHEXPORT_SCRIPTS_DIR) + "/clickhouse-server.sh " + command + " " +
-                     shell_quote(dir_) + more + " >/dev/null";
+void PrivateServer::script(const std::string& command, const std::string& more,
+                           const std::map<std::string, std::string>& env) {
+  std::string line = "env ";
+  for (const auto& [k, v] : env) line += shell_quote(k + "=" + v) + " ";
+  line += std::string(CHEXPORT_SCRIPTS_DIR) + "/clickhouse-server.sh " + command + " " +
+          shell_quote(dir_) + more + " >/dev/null";
   if (std::system(line.c_str()) != 0)
     throw std::runtime_error("clickhouse-server.sh " + command + " failed");
 }

@@ -72,17 +72,23 @@ std::string chexport_binary();
 // Stopped when destroyed, even when the test fails.
 class PrivateServer {
  public:
-  explicit PrivateServer(const std::string& version = "");
+  // `env` goes to clickhouse-server.sh start (its CHEXPORT_* variables: address, ports, config).
+  explicit PrivateServer(const std::string& version = "",
+                         const std::map<std::string, std::string>& env = {});
   ~PrivateServer();
   std::string url() const;
+  const std::string& host() const { return host_; }
   int port() const { return port_; }
   std::string query(const std::string& sql) const { return http_query_at(url(), sql); }
   void crash();    // kill -9
   void restart();  // same ports, same data
+  void stop();     // as the admin would; restart() starts it again
 
  private:
-  void script(const std::string& command, const std::string& more = "");
+  void script(const std::string& command, const std::string& more = "",
+              const std::map<std::string, std::string>& env = {});
   std::string dir_;
+  std::string host_ = "127.0.0.1";
   int port_ = 0;
 };
 

@@ -5,11 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "chexport/clickhouse/http_client.h"
 #include "chexport/output/store.h"
 #include "chexport/plan/columns.h"
+#include "chexport/plan/table_ref.h"
 
 namespace chexport {
 
@@ -31,7 +34,12 @@ struct ManifestTask {
   std::string error;
   uint64_t written_rows = 0;
   std::vector<ManifestFile> files;
-  std::string display() const;  // "db.table partition=..." as messages name it: its dir
+  std::shared_ptr<const ShardSource> shard;  // one shard of a Distributed table; no credentials
+  std::string display() const;
+  // What the task read, as SQL names it for a connection with these credentials (a shard's
+  // remote() takes them).
+  TableRef source(const ConnectionOptions& connection)
+      const;  // "db.table partition=..." as messages name it: its dir
 };
 
 struct ManifestTable {

@@ -1,0 +1,116 @@
+// Distributed tables over a real two-server cluster (cluster.h): one task per shard and
+// partition, read through the one URL the user has, on 18.16 and 26.7.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <map>
+
+#include "checks.h"
+#include "cluster.h"
+#include "test_server.h"
+
+namespace chexport::testing {
+namespace {
+
+// dist.events on server A over two_shards: shard 1 holds 1000 rows in two monthly partitions
+// (527 + 473), shard 2 2000 rows in three (702 + 638 + 660), on both of its replicas.
+struct Events {
+  TestCluster cluster;
+  Events() {
+    const std::string schema =
+        "(d Date, n UInt64, s String) ENGINE = MergeTree PARTITION BY toYYYYMM(d) ORDER BY n";
+    cluster.create_local("shard1", "local", schema);
+    cluster.create_local("shard2", "local", schema);
+    cluster.insert_local("shard1",
+                         "INSERT INTO shard1.local SELECT toDate('2020-01-01') + number % 60, "
+                         "number, concat('a,\"b\"\n', toString(number)) FROM numbers(1000)");
+    cluster.insert_local("shard2",
+                         "INSERT INTO shard2.local SELECT toDate('2020-01-01') + number % 90, "
+                         "number + 1000, toString(number) FROM numbers(2000)");
+    cluster.a().query("CREATE DATABASE dist");
+    cluster.a().query(
+        "CREATE TABLE dist.events AS shard1.local ENGINE = Distributed(two_shards, '', local)");
+  }
+};
+
+// The records of each task directory, from the files the manifest lists.
+std::map<std::string, std::vector<std::string>> records_by_dir(const TempDir& out,
+                                                               uint64_t total_rows) {
+  std::map<std::string, std::string> text;
+  for (const ExportedFile& f : check_manifest(out, total_rows))
+    text[f.path.substr(0, f.path.rfind('/'))] += f.content;
+  std::map<std::string, std::vector<std::string>> records;
+  for (const auto& [dir, csv] : text) records[dir] = sorted_records(csv);
+  return records;
+}
+
+std::vector<std::string> local_month(PrivateServer& server, const std::string& db, int month) {
+  return sorted_records(server.query("SELECT * FROM " + db + ".local WHERE toYYYYMM(d) = " +
+                                     std::to_string(month) + " FORMAT CSV"));
+}
+
+uint64_t queries_run(PrivateServer& server) {
+  return std::stoull(server.query("SELECT value FROM system.events WHERE event = 'Query'"));
+}
+
+TEST(Cluster, ExportsEachShardAndPartitionOfADistributedTable) {
+  Events e;
+  ASSERT_EQ(e.cluster.a().query("SELECT count() FROM dist.events"), "3000\n");
+  TempDir out;
+  auto r = run_chexport(
+      {"export", "--url", e.cluster.a().url(), "-t", "dist.events", "--out", out.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("dist.events: shard 2 (2 replicas): 3 task(s), 2000 rows"),
+            std::string::npos)
+      << r.output;
+  auto records = records_by_dir(out, 3000);
+  std::map<std::string, std::vector<std::string>> expected{
+      {"dist/events/shard=1/partition=202001", local_month(e.cluster.a(), "shard1", 202001)},
+      {"dist/events/shard=1/partition=202002", local_month(e.cluster.a(), "shard1", 202002)},
+      {"dist/events/shard=2/partition=202001", local_month(e.cluster.b(), "shard2", 202001)},
+      {"dist/events/shard=2/partition=202002", local_month(e.cluster.b(), "shard2", 202002)},
+      {"dist/events/shard=2/partition=202003", local_month(e.cluster.b(), "shard2", 202003)}};
+  EXPECT_EQ(expected.at("dist/events/shard=1/partition=202001").size(), 527u);
+  EXPECT_EQ(expected.at("dist/events/shard=2/partition=202003").size(), 660u);
+  EXPECT_EQ(records, expected);
+
+  auto verified =
+      run_chexport({"verify", out.str(), "--against-server", "--url", e.cluster.a().url()});
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_NE(verified.output.find("counts match the server"), std::string::npos) << verified.output;
+  // A row more on shard 2 (both replicas): verify counts that shard's partition, not the table.
+  e.cluster.insert_local("shard2", "INSERT INTO shard2.local VALUES ('2020-02-03', 9, 'x')");
+  verified = run_chexport({"verify", out.str(), "--against-server", "--url", e.cluster.a().url()});
+  EXPECT_EQ(verified.exit_code, 4) << verified.output;
+  EXPECT_NE(verified.output.find("task dist/events/shard=2/partition=202002 has 638 rows exported, "
+                                 "count() now says 639"),
+            std::string::npos)
+      << verified.output;
+  EXPECT_EQ(count_of(verified.output, "changed on the server"), 1u) << verified.output;
+}
+
+// Shard 2's first replica (B) stops after the first task: its tasks go on through A, and every
+// row arrives once. in_order and prefer_localhost_replica=0 make B the replica asked first.
+TEST(Cluster, AReplicaStoppedMidExport) {
+  Events e;
+  TempDir out;
+  uint64_t before = queries_run(e.cluster.b());
+  BackgroundProcess run({chexport_binary(), "export", "--url", e.cluster.a().url(), "-t",
+                         "dist.events", "--out", out.str(), "-j", "1", "--progress", "json",
+                         "--setting", "load_balancing=in_order", "--setting",
+                         "prefer_localhost_replica=0"});
+  ASSERT_TRUE(run.wait_for("\"event\":\"task_finished\"")) << run.output();
+  run.signal(SIGSTOP);
+  // Planning read shard 2 through B (its parts, counts): the replica served until now.
+  EXPECT_GT(queries_run(e.cluster.b()), before + 2);
+  e.cluster.b().stop();
+  run.signal(SIGCONT);
+  ASSERT_EQ(run.wait(), 0) << run.output();
+  auto records = records_by_dir(out, 3000);
+  EXPECT_EQ(records.at("dist/events/shard=2/partition=202003"),
+            local_month(e.cluster.a(), "shard2", 202003));
+  EXPECT_EQ(records.size(), 5u);
+}
+
+}  // namespace
+}  // namespace chexport::testing
