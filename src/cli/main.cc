@@ -75,7 +75,7 @@ const char* exit_codes_text =
 
 // Everything the flags can say; each is applied only when given.
 struct Flags {
-  std::string config, url, user, password_file, password_env;
+  std::string config, url, user, password_file, password_env, worker;
   std::vector<std::string> tables, settings;
   int server_threads = 0;
   std::string mode, partition_expr, lower, upper, split_field;
@@ -418,6 +418,8 @@ void apply_destination(const CLI::App* app, const Flags& f, const LoadedConfig& 
   }
   if (given(app, "--fresh")) out.fresh = f.fresh;
   out.break_lock = f.break_lock;
+  if (given(app, "--worker"))
+    out.worker = parse_worker_share(f.worker, std::getenv("JOB_COMPLETION_INDEX"));
 }
 
 // What the files look like.
@@ -519,6 +521,9 @@ void add_export_flags(CLI::App* exp, Flags& f) {
   exp->add_option("--max-compressed-bytes-per-file", f.max_compressed_bytes,
                   "start a new file after about this much compressed output (0: no limit)");
   exp->add_option("--workers,-j", f.workers, "tasks exported at once (default 1)");
+  exp->add_option("--worker", f.worker,
+                  "K/N: export share K of N of the plan, beside N-1 other hosts running the same "
+                  "command into the same output (auto/N: K from JOB_COMPLETION_INDEX + 1)");
   exp->add_flag("--break-lock", f.break_lock,
                 "take an s3:// output's lock from a run that has not refreshed it for 10 minutes");
   exp->add_flag(

@@ -95,9 +95,9 @@ class LocalStore final : public Store {
     }
     return removed;
   }
-  std::unique_ptr<StoreLock> lock(const LockHolder& me, bool) override {
+  std::unique_ptr<StoreLock> lock(const LockHolder& me, bool, const std::string& name) override {
     make_directories(root_);
-    return lock_directory(root_, me);  // an flock is never stale: nothing to break
+    return lock_directory(root_ + "/" + name, me);  // an flock is never stale: nothing to break
   }
   bool is_local() const override { return true; }
 
@@ -235,9 +235,10 @@ class S3Store final : public Store {
     }
     return n;
   }
-  std::unique_ptr<StoreLock> lock(const LockHolder& me, bool break_lock) override {
-    return lock_s3_prefix(credentials_, location_.bucket, location_.key(lock_file_name),
-                          location_.url(), me, break_lock);
+  std::unique_ptr<StoreLock> lock(const LockHolder& me, bool break_lock,
+                                  const std::string& name) override {
+    return lock_s3_prefix(credentials_, location_.bucket, location_.key(name), location_.url(), me,
+                          break_lock);
   }
   bool is_local() const override { return false; }
 

@@ -154,8 +154,7 @@ LockHolder this_run_holder(const std::string& started_at) {
   return me;
 }
 
-std::unique_ptr<StoreLock> lock_directory(const std::string& root, const LockHolder& me) {
-  std::string path = root + "/" + lock_file_name;
+std::unique_ptr<StoreLock> lock_directory(const std::string& path, const LockHolder& me) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) throw_io("cannot open " + path + ": " + std::strerror(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -163,7 +162,11 @@ std::unique_ptr<StoreLock> lock_directory(const std::string& root, const LockHol
     LockHolder holder = LockHolder::parse(read_all(fd));
     ::close(fd);
     if (err != EWOULDBLOCK) throw_io("cannot lock " + path + ": " + std::strerror(err));
-    throw_locked(root, holder, "wait for it to end (the lock frees itself when that process ends)");
+    // The directory, as users name it; a --worker share's lock by its name too.
+    std::string dir = path.substr(0, path.rfind('/'));
+    std::string name = path.substr(path.rfind('/') + 1);
+    throw_locked(name == lock_file_name ? dir : dir + " (" + name + ")", holder,
+                 "wait for it to end (the lock frees itself when that process ends)");
   }
   std::string text = me.json();
   if (::ftruncate(fd, 0) != 0 ||

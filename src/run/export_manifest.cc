@@ -1,6 +1,10 @@
 #include "chexport/run/export_manifest.h"
 
+#include <map>
+#include <set>
+
 #include "chexport/plan/distributed.h"
+#include "chexport/run/worker_share.h"
 
 #include <simdjson.h>
 
@@ -75,6 +79,7 @@ ManifestTask read_task(simdjson::dom::element t) {
                     json_text(t, "status"),
                     json_text(t, "error"),
                     json_number(t, "written_rows"),
+                    json_number(t, "planned_rows"),
                     {},
                     read_shard(t)};
   simdjson::dom::array files;
@@ -87,21 +92,26 @@ ManifestTask read_task(simdjson::dom::element t) {
   return task;
 }
 
-}  // namespace
+// What a --worker manifest part says of its share and of the whole plan.
+struct WorkerPart {
+  std::string name;
+  WorkerShare share;
+  uint64_t plan_tasks = 0;
+  std::string plan_digest;
+};
 
-ExportManifest read_export_manifest(Store& store) {
-  StringSink text;
-  if (!store.read("manifest.json", text))
-    throw_usage(store.describe("") + " has no manifest.json: not a chexport export");
+// One manifest (or manifest part) as `name` in `store` holds it.
+ExportManifest parse_manifest(Store& store, const std::string& name, const std::string& text,
+                              WorkerPart* part) {
   simdjson::dom::parser parser;
-  simdjson::padded_string padded(text.text);
+  simdjson::padded_string padded(text);
   simdjson::dom::element root;
   if (parser.parse(padded).get(root) != simdjson::SUCCESS)
-    throw_usage(store.describe("manifest.json") + " cannot be parsed");
+    throw_usage(store.describe(name) + " cannot be parsed");
   uint64_t version = json_number(root, "manifest_version");
   if (version != 1) {
-    throw_usage(store.describe("manifest.json") + " has manifest_version " +
-                std::to_string(version) + "; this chexport reads version 1");
+    throw_usage(store.describe(name) + " has manifest_version " + std::to_string(version) +
+                "; this chexport reads version 1");
   }
   ExportManifest m;
   m.format = json_text(root["options"], "format");
@@ -109,6 +119,7 @@ ExportManifest read_export_manifest(Store& store) {
   m.server_url = json_text(root["server"], "url");
   m.server_version = json_text(root["server"], "version");
   m.started_at = json_text(root, "started_at");
+  m.parts = {name};
   simdjson::dom::array tables, tasks;
   if (root["tables"].get_array().get(tables) == simdjson::SUCCESS) {
     for (simdjson::dom::element t : tables) {
@@ -117,9 +128,98 @@ ExportManifest read_export_manifest(Store& store) {
     }
   }
   if (root["tasks"].get_array().get(tasks) != simdjson::SUCCESS)
-    throw_usage(store.describe("manifest.json") + " lists no tasks");
+    throw_usage(store.describe(name) + " lists no tasks");
   for (simdjson::dom::element t : tasks) m.tasks.push_back(read_task(t));
+  if (part != nullptr) {
+    simdjson::dom::element w;
+    if (root["worker"].get(w) != simdjson::SUCCESS)
+      throw_usage(store.describe(name) + " has no \"worker\" section");
+    part->share = WorkerShare{static_cast<uint32_t>(json_number(w, "index")),
+                              static_cast<uint32_t>(json_number(w, "count"))};
+    part->plan_tasks = json_number(w, "plan_tasks");
+    part->plan_digest = json_text(w, "plan_digest");
+  }
   return m;
+}
+
+// Adds `part` to `joined` (tables once, tasks all).
+void add_part(ExportManifest& joined, ExportManifest part) {
+  if (joined.parts.empty()) {
+    joined = std::move(part);
+    return;
+  }
+  joined.parts.push_back(part.parts.at(0));
+  for (ManifestTable& t : part.tables) {
+    if (joined.find_table(t.db, t.table) == nullptr) joined.tables.push_back(std::move(t));
+  }
+  for (ManifestTask& t : part.tasks) joined.tasks.push_back(std::move(t));
+}
+
+// The manifest parts of a --worker export, joined; what keeps them from covering their plan
+// exactly once goes into `problems`.
+ExportManifest join_parts(Store& store, const std::vector<std::string>& names) {
+  ExportManifest joined;
+  std::vector<WorkerPart> parts;
+  for (const std::string& name : names) {
+    StringSink text;
+    if (!store.read(name, text)) throw_usage(store.describe(name) + " vanished while read");
+    WorkerPart part;
+    add_part(joined, parse_manifest(store, name, text.text, &part));
+    part.name = name;
+    parts.push_back(std::move(part));
+  }
+  const WorkerPart& first = parts.at(0);
+  uint32_t count = first.share.count;
+  std::set<uint32_t> present;
+  for (const WorkerPart& p : parts) {
+    if (p.share.count != count) {
+      joined.problems.push_back("mixed: " + p.name + " and " + first.name +
+                                " split the export among different numbers of workers");
+    } else if (p.plan_digest != first.plan_digest) {
+      joined.problems.push_back(
+          "mixed: " + p.name + " and " + first.name +
+          " were planned from different data (did the tables change between the workers' "
+          "starts?); run every worker again with --fresh");
+    }
+    present.insert(p.share.index);
+  }
+  for (uint32_t k = 1; k <= count; ++k) {
+    if (!present.count(k)) {
+      WorkerShare missing{k, count};
+      joined.problems.push_back("incomplete: " + missing.describe() + " has written no " +
+                                missing.manifest_name() + " (not run yet, or still starting)");
+    }
+  }
+  std::map<std::string, int> seen;
+  std::vector<std::pair<std::string, uint64_t>> covered;
+  for (const ManifestTask& t : joined.tasks) {
+    if (++seen[t.dir] == 2)
+      joined.problems.push_back("duplicate: task " + t.dir + " is in two parts");
+    covered.emplace_back(t.dir, t.planned_rows);
+  }
+  if (present.size() == count && joined.problems.empty() &&
+      (covered.size() != first.plan_tasks || plan_digest(covered) != first.plan_digest)) {
+    joined.problems.push_back("incomplete: the " + std::to_string(count) + " parts hold " +
+                              std::to_string(covered.size()) + " task(s), not the plan's " +
+                              std::to_string(first.plan_tasks));
+  }
+  return joined;
+}
+
+}  // namespace
+
+ExportManifest read_export_manifest(Store& store) {
+  StringSink text;
+  if (store.read("manifest.json", text))
+    return parse_manifest(store, "manifest.json", text.text, nullptr);
+  std::vector<std::string> names;
+  for (const StoredFile& f : store.list_all()) {
+    if (f.path.find('/') == std::string::npos && parse_manifest_part_name(f.path))
+      names.push_back(f.path);
+  }
+  if (names.empty())
+    throw_usage(store.describe("") + " has no manifest.json: not a chexport export");
+  return join_parts(store, names);
 }
 
 }  // namespace chexport

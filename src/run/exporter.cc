@@ -83,7 +83,7 @@ class Run {
     if (!options_.output.manifest_path.empty()) {
       write_file_atomically(options_.output.manifest_path, manifest_json(options_, result_));
     } else if (store_ != nullptr) {
-      store_->put("manifest.json", manifest_json(options_, result_));
+      store_->put(options_.output.worker.manifest_name(), manifest_json(options_, result_));
     }
   }
 
@@ -226,8 +226,16 @@ double retry_delay(const RetryPolicy& p, int attempt, const Error& e) {
 
 namespace {
 
-// The table directories this export owns: its tables' now, and those of the earlier run.
-std::vector<std::string> export_dirs(const ExportOptions& options, const PreviousExport& previous) {
+// The directories this export owns: its tables' now, and those of the earlier run. A --worker
+// share owns only its tasks' (the other workers write beside it).
+std::vector<std::string> export_dirs(const ExportOptions& options, const PreviousExport& previous,
+                                     const RunResult& run) {
+  if (options.output.worker.shared()) {
+    std::set<std::string> dirs;
+    for (const TaskResult& r : run.tasks) dirs.insert(r.task.dir);
+    for (const auto& [dir, task] : previous.tasks) dirs.insert(dir);
+    return {dirs.begin(), dirs.end()};
+  }
   std::set<std::string> dirs(previous.table_dirs.begin(), previous.table_dirs.end());
   for (const TableSpec& t : options.tables) dirs.insert(table_dir(t.table.db, t.table.table));
   return {dirs.begin(), dirs.end()};
@@ -244,12 +252,19 @@ bool is_data_file_in(const std::string& path, const std::vector<std::string>& di
 
 // Without a manifest, data files in the tasks' directories belong to no known run (a --fresh
 // cut short, or someone's copy): exporting over them would mix two exports.
-void refuse_unlisted_data_files(Store& store, const RunResult& run) {
+void refuse_unlisted_data_files(Store& store, const RunResult& run,
+                                const std::string& manifest_name) {
   std::set<std::string> dirs;
   for (const TaskResult& r : run.tasks) dirs.insert(r.task.dir);
   for (const std::string& dir : dirs) {
     for (const StoredFile& f : store.list(dir)) {
       if (!is_data_file_in(f.path, {dir})) continue;
+      if (manifest_name != "manifest.json") {
+        throw_usage(store.describe("") + " has data files in this worker's share that " +
+                    manifest_name + " does not list (" + f.path +
+                    "): another worker planned other tasks (did the tables change between the "
+                    "workers' starts?); run every worker again with --fresh");
+      }
       throw_usage(store.describe("") + " has data files but no manifest.json (" + f.path +
                   "): not an export this run can resume; use --fresh to replace them, or another "
                   "directory");
@@ -296,9 +311,19 @@ void start_fresh(const ExportOptions& options, const PreviousExport& previous, S
   for (const std::string& dir : dirs) store.remove_tree(dir);
 }
 
-PreviousExport read_previous_for_fresh(Store& store) {
+// --fresh for one --worker share: removes its own manifest part and its tasks' files (of the
+// earlier plan's share too), and nothing that the other workers wrote.
+void start_fresh_share(const ExportOptions& options, const PreviousExport& previous, Store& store,
+                       const RunResult& run) {
+  std::vector<std::string> dirs = export_dirs(options, previous, run);
+  store.clean_leftovers(dirs);
+  for (const std::string& dir : dirs) remove_data_files(store, dir);
+  store.remove(options.output.worker.manifest_name());
+}
+
+PreviousExport read_previous_for_fresh(Store& store, const std::string& manifest_name) {
   try {
-    return read_previous_export(store);
+    return read_previous_export(store, manifest_name);
   } catch (const Error& e) {
     if (e.category() != ErrorCategory::usage) throw;
     return PreviousExport{};  // an unreadable manifest lists nothing: start_fresh then refuses
@@ -308,17 +333,22 @@ PreviousExport read_previous_for_fresh(Store& store) {
 // --fresh, or resume: decides which tasks an earlier run already finished, and cleans up what it
 // left behind (only in this export's directories). Marks kept tasks done in `run`.
 void prepare_output(const ExportOptions& options, RunResult& run, Store& store) {
-  if (options.output.fresh) {
-    PreviousExport previous = read_previous_for_fresh(store);
-    start_fresh(options, previous, store, export_dirs(options, previous));
+  const std::string manifest_name = options.output.worker.manifest_name();
+  if (options.output.fresh && options.output.worker.shared()) {
+    start_fresh_share(options, read_previous_for_fresh(store, manifest_name), store, run);
     return;
   }
-  PreviousExport previous = read_previous_export(store);
-  if (size_t n = store.clean_leftovers(export_dirs(options, previous)); n > 0) {
+  if (options.output.fresh) {
+    PreviousExport previous = read_previous_for_fresh(store, manifest_name);
+    start_fresh(options, previous, store, export_dirs(options, previous, run));
+    return;
+  }
+  PreviousExport previous = read_previous_export(store, manifest_name);
+  if (size_t n = store.clean_leftovers(export_dirs(options, previous, run)); n > 0) {
     spdlog::info("removed {} unfinished file(s) left by an earlier run", n);
   }
   if (!previous.exists) {
-    refuse_unlisted_data_files(store, run);
+    refuse_unlisted_data_files(store, run, manifest_name);
     return;
   }
   check_same_options(previous, run.fingerprint, options.output.dir);
@@ -402,6 +432,27 @@ std::vector<TablePlan> plan_run(const ExportOptions& options, Worker& probe, Run
   return plans;
 }
 
+// --worker K/N: keeps this worker's share of the planned tasks, and records the whole plan's
+// size and digest for verify to check the shares against.
+void take_share(const WorkerShare& share, RunResult& run) {
+  std::vector<std::pair<std::string, uint64_t>> plan;
+  for (const TaskResult& r : run.tasks) plan.emplace_back(r.task.dir, r.task.planned_rows);
+  run.plan_tasks = plan.size();
+  run.plan_digest = plan_digest(plan);
+  std::vector<uint32_t> owner = assign_tasks(plan, share.count);
+  std::vector<TaskResult> mine;
+  uint64_t rows = 0, all_rows = 0;
+  for (size_t i = 0; i < run.tasks.size(); ++i) {
+    all_rows += run.tasks[i].task.planned_rows;
+    if (owner[i] + 1 != share.index) continue;
+    rows += run.tasks[i].task.planned_rows;
+    mine.push_back(std::move(run.tasks[i]));
+  }
+  spdlog::info("{}: {} of the plan's {} task(s), {} of its {} rows", share.describe(), mine.size(),
+               plan.size(), rows, all_rows);
+  run.tasks = std::move(mine);
+}
+
 void write_schemas(ClickHouseClient& client, const ServerVersion& version,
                    const std::vector<TablePlan>& plans, Store& store, RunResult& run) {
   for (const TablePlan& plan : plans) {
@@ -475,6 +526,8 @@ RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) 
   RunResult run;
   run.started_at = utc_now();
   if (options.tables.empty()) throw_usage("no table to export (use --table db.table)");
+  if (options.output.worker.shared() && options.output.to_stdout())
+    throw_usage("--worker shares an export into one directory or bucket prefix, not --out -");
   if (options.output.format != "CSV" && options.output.format != "CSVWithNames") {
     throw_usage("--format must be CSV or CSVWithNames, not \"" + options.output.format + "\"");
   }
@@ -484,6 +537,7 @@ RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) 
   probe.client.set_query_retry(query_retry);
   ServerVersion version;
   std::vector<TablePlan> plans = plan_run(options, probe, run, version);
+  if (options.output.worker.shared()) take_share(options.output.worker, run);
   bool asked = std::any_of(
       options.connection.settings.begin(), options.connection.settings.end(),
       [](const auto& kv) { return kv.first == "cancel_http_readonly_queries_on_client_close"; });
@@ -501,7 +555,8 @@ RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) 
   std::unique_ptr<StoreLock> lock;  // held until the run ends: one run per output
   if (!options.output.to_stdout()) {
     store = open_store(options.output.dir, options.output.s3_part_size);
-    lock = store->lock(this_run_holder(run.started_at), options.output.break_lock);
+    lock = store->lock(this_run_holder(run.started_at), options.output.break_lock,
+                       options.output.worker.lock_name());
     prepare_output(options, run, *store);
     write_schemas(probe.client, version, plans, *store, run);
   }

@@ -346,6 +346,13 @@ ImportResult run_import(const ImportOptions& options, const CancelToken* cancel)
   const auto start = Clock::now();
   std::unique_ptr<Store> source = open_store(options.source);
   ExportManifest manifest = read_export_manifest(*source);
+  if (!manifest.problems.empty()) {
+    throw_usage(options.source + " is not a whole export: " + manifest.problems[0] +
+                (manifest.problems.size() > 1
+                     ? " (and " + std::to_string(manifest.problems.size() - 1) +
+                           " more; see chexport verify)"
+                     : ""));
+  }
   ClickHouseClient probe(options.connection);
   if (cancel != nullptr) probe.set_cancel_flag(&cancel->requested);
   probe.set_query_retry(

@@ -148,6 +148,15 @@ std::string manifest_json(const ExportOptions& options, const RunResult& run) {
       .field("finished_at", run.finished_at)
       .field("seconds", run.seconds);
   write_options(j, options, run);
+  if (const WorkerShare& w = options.output.worker; w.shared()) {
+    j.key("worker")
+        .begin_object()
+        .field("index", static_cast<uint64_t>(w.index))
+        .field("count", static_cast<uint64_t>(w.count))
+        .field("plan_tasks", run.plan_tasks)
+        .field("plan_digest", run.plan_digest)
+        .end_object();
+  }
   write_tables(j, options, run);
   j.key("tasks").begin_array();
   for (const TaskResult& t : run.tasks) write_task(j, t);

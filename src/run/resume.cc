@@ -99,11 +99,11 @@ ResponseInfo read_response_info(simdjson::dom::element task) {
 
 }  // namespace
 
-PreviousExport read_previous_export(Store& store) {
+PreviousExport read_previous_export(Store& store, const std::string& manifest_name) {
   PreviousExport previous;
   StringSink manifest_text;
-  if (!store.read("manifest.json", manifest_text)) return previous;
-  std::string path = store.describe("manifest.json");
+  if (!store.read(manifest_name, manifest_text)) return previous;
+  std::string path = store.describe(manifest_name);
   simdjson::dom::parser parser;
   simdjson::dom::element manifest;
   simdjson::padded_string padded(manifest_text.text);

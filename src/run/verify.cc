@@ -106,6 +106,7 @@ void check_file(Store& store, const ManifestFile& f, bool header, std::set<std::
 
 VerifyReport verify_export(Store& store, const ExportManifest& manifest, ClickHouseClient* client) {
   VerifyReport report;
+  report.problems = manifest.problems;
   bool header = manifest.format == "CSVWithNames";
   std::set<std::string> listed;
   for (const ManifestTask& task : manifest.tasks) {
@@ -137,12 +138,14 @@ VerifyReport verify_export(Store& store, const ExportManifest& manifest, ClickHo
   }
   // Files the manifest does not know about, anywhere in the export.
   std::set<std::string> known = listed;
-  known.insert("manifest.json");
+  known.insert(manifest.parts.begin(), manifest.parts.end());
   known.insert(lock_file_name);
   for (const ManifestTable& t : manifest.tables) known.insert(t.schema);
   for (const StoredFile& file : store.list_all()) {
     // An import's journal (import_journal.h) is about a target, not part of the export.
     if (file.path.starts_with(std::string(journal_dir) + "/")) continue;
+    // The locks of --worker shares (worker_share.h).
+    if (file.path.starts_with(".chexport.worker-") && file.path.ends_with(".lock")) continue;
     if (!known.count(file.path))
       report.problems.push_back("extra: " + file.path + " is not in the manifest");
   }

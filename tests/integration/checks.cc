@@ -97,9 +97,9 @@ RecordsDigest records_digest(std::string_view csv) {
   return d;
 }
 
-RecordsDigest exported_digest(const TempDir& out) {
+RecordsDigest exported_digest(const TempDir& out, const std::string& manifest_name) {
   simdjson::dom::parser parser;
-  simdjson::dom::element manifest = parser.load(out.str() + "/manifest.json");
+  simdjson::dom::element manifest = parser.load(out.str() + "/" + manifest_name);
   RecordsDigest total;
   for (simdjson::dom::element task : manifest["tasks"].get_array()) {
     for (simdjson::dom::element f : task["files"].get_array()) {

@@ -51,7 +51,8 @@ struct RecordsDigest {
 };
 RecordsDigest records_digest(std::string_view csv);
 // The digest of every data file listed in <out>/manifest.json.
-RecordsDigest exported_digest(const TempDir& out);
+// (Or in another manifest there: a --worker export's part.)
+RecordsDigest exported_digest(const TempDir& out, const std::string& manifest = "manifest.json");
 std::vector<std::string> data_files(const TempDir& out);
 
 }  // namespace chexport::testing

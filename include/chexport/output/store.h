@@ -74,7 +74,9 @@ class Store {
   // Takes the output's lock, or throws Error (category locked) naming its holder. A local lock is
   // an flock(): it frees itself when its process ends. An S3 lock is an object created only if
   // absent; `break_lock` removes one that was not refreshed for lock_stale_seconds.
-  virtual std::unique_ptr<StoreLock> lock(const LockHolder& me, bool break_lock) = 0;
+  // `name` is the lock's file or object (a --worker share has its own, worker_share.h).
+  virtual std::unique_ptr<StoreLock> lock(const LockHolder& me, bool break_lock,
+                                          const std::string& name = lock_file_name) = 0;
   virtual bool is_local() const = 0;
 };
 

@@ -22,7 +22,8 @@
 
 namespace chexport {
 
-std::unique_ptr<StoreLock> lock_directory(const std::string& root, const LockHolder& me);
+// `path`: the lock file, <dir>/.chexport.lock or a worker's own.
+std::unique_ptr<StoreLock> lock_directory(const std::string& path, const LockHolder& me);
 
 std::unique_ptr<StoreLock> lock_s3_prefix(const S3Credentials& credentials,
                                           const std::string& bucket, const std::string& key,

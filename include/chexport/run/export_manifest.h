@@ -33,6 +33,7 @@ struct ManifestTask {
   std::string status;  // pending, done, failed
   std::string error;
   uint64_t written_rows = 0;
+  uint64_t planned_rows = 0;
   std::vector<ManifestFile> files;
   std::shared_ptr<const ShardSource> shard;  // one shard of a Distributed table; no credentials
   std::string display() const;
@@ -54,9 +55,16 @@ struct ExportManifest {
   std::string server_url, server_version, started_at;
   std::vector<ManifestTable> tables;
   std::vector<ManifestTask> tasks;
+  // The manifest files read: manifest.json, or the parts of a --worker export (worker_share.h),
+  // joined. What keeps the parts from covering their plan exactly once (a worker's part missing,
+  // parts of different plans, a task in two parts), one line each.
+  std::vector<std::string> parts;
+  std::vector<std::string> problems;
   const ManifestTable* find_table(const std::string& db, const std::string& table) const;
 };
 
+// manifest.json; without one, the manifest parts of a --worker export joined (problems says what
+// keeps them from being whole). Throws a usage Error when there is neither.
 ExportManifest read_export_manifest(Store& store);
 
 }  // namespace chexport

@@ -27,6 +27,7 @@
 #include "chexport/pipeline/rotating_writer.h"
 #include "chexport/plan/plan.h"
 #include "chexport/run/progress.h"
+#include "chexport/run/worker_share.h"
 
 namespace chexport {
 
@@ -44,6 +45,7 @@ struct OutputOptions {
   bool delete_after_hook = false;   // remove each file once its command succeeded
   uint64_t s3_part_size = 8 << 20;  // with an s3:// output (store.h)
   std::vector<std::string> hidden_env = {"CLICKHOUSE_PASSWORD"};  // not passed to --on-file
+  WorkerShare worker;  // --worker K/N: this host's share of the plan (worker_share.h)
   bool to_stdout() const { return dir == "-"; }
 };
 
@@ -107,6 +109,9 @@ struct RunResult {
   double seconds = 0;
   std::vector<std::string> schema_files;  // relative paths
   WireChoice wire;                        // how the server compressed its answers
+  // With --worker: the whole plan's task count and digest (tasks holds this worker's share).
+  uint64_t plan_tasks = 0;
+  std::string plan_digest;
   std::vector<TaskResult> tasks;
   int exit_code = 0;
   std::string summary;  // one line

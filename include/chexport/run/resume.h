@@ -54,7 +54,8 @@ std::map<std::string, std::string> export_fingerprint(
     const std::string& server_timezone);
 
 // Reads manifest.json from the store if there is one.
-PreviousExport read_previous_export(Store& store);
+PreviousExport read_previous_export(Store& store,
+                                    const std::string& manifest_name = "manifest.json");
 
 // Throws a usage Error listing every entry of the fingerprint that differs; `dir` names the output.
 void check_same_options(const PreviousExport& previous,
