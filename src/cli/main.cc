@@ -75,7 +75,7 @@ const char* exit_codes_text =
 
 // Everything the flags can say; each is applied only when given.
 struct Flags {
-  std::string config, url, user, password_file, password_env, worker;
+  std::string config, url, user, password_file, password_env, worker, shard_url;
   std::vector<std::string> tables, settings;
   int server_threads = 0;
   std::string mode, partition_expr, lower, upper, split_field;
@@ -464,6 +464,10 @@ void apply_wire(const CLI::App* app, const Flags& f, WireCompression& wire) {
 void apply_run(const CLI::App* app, const Flags& f, ExportOptions& o) {
   if (given(app, "--workers")) o.workers = f.workers;
   if (o.workers < 1 || o.workers > 256) throw_usage("--workers must be 1 to 256");
+  if (given(app, "--shard-url")) {
+    shard_replica_url(f.shard_url, "h", 1);  // a template without {host} is refused here
+    o.shard_url = f.shard_url;
+  }
   if (o.output.to_stdout() && o.workers > 1) {
     spdlog::warn(
         "--out -: tasks go to stdout one after another in the plan's order; --workers {} is "
@@ -521,6 +525,10 @@ void add_export_flags(CLI::App* exp, Flags& f) {
   exp->add_option("--max-compressed-bytes-per-file", f.max_compressed_bytes,
                   "start a new file after about this much compressed output (0: no limit)");
   exp->add_option("--workers,-j", f.workers, "tasks exported at once (default 1)");
+  exp->add_option("--shard-url", f.shard_url,
+                  "TEMPLATE: read each shard of a Distributed table straight from one of its "
+                  "replicas at this URL, {host} its host name (e.g. https://{host}:8443), the "
+                  "next replica on connection errors");
   exp->add_option("--worker", f.worker,
                   "K/N: export share K of N of the plan, beside N-1 other hosts running the same "
                   "command into the same output (auto/N: K from JOB_COMPLETION_INDEX + 1)");

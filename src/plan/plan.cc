@@ -536,7 +536,9 @@ TablePlan plan_distributed(ClickHouseClient& client, const ServerVersion& versio
                  shard->replicas.size() == 1 ? shard->replicas[0]
                                              : std::to_string(shard->replicas.size()) + " replicas",
                  p.tasks.size(), p.rows_in_bounds);
+    uint32_t index = 0;
     for (Task& t : p.tasks) {
+      t.shard_task_index = index++;
       t.dir = base + "shard=" + std::to_string(shard->num) + "/" + t.dir.substr(base.size());
       out.tasks.push_back(std::move(t));
     }

@@ -127,6 +127,33 @@ class Run {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 
+  // One attempt, through the run's connection; with --shard-url straight from one of the shard's
+  // replicas, the next one after a connection error (each task and each attempt starts at another).
+  void attempt_task(Worker& worker, TaskResult& result, int attempt) {
+    const Task& task = result.task;
+    if (!task.table.shard || options_.shard_url.empty()) {
+      export_attempt(worker, TaskSource{worker.client, task.table}, options_.output, result,
+                     cancel_, progress_, attempt);
+      return;
+    }
+    const ShardSource& shard = *task.table.shard;
+    const size_t n = shard.hosts.size();
+    const size_t first = task.shard_task_index + static_cast<size_t>(attempt - 1);
+    for (size_t i = 0; i < n; ++i) {
+      std::string url =
+          shard_replica_url(options_.shard_url, shard.hosts[(first + i) % n], shard.num);
+      try {
+        export_attempt(
+            worker, TaskSource{worker.client_at(url), TableRef{shard.local_db, shard.local_table}},
+            options_.output, result, cancel_, progress_, attempt);
+        return;
+      } catch (const Error& e) {
+        if (e.category() != ErrorCategory::connection || i + 1 == n || should_stop()) throw;
+        spdlog::warn("{}; trying the shard's next replica", e.what());
+      }
+    }
+  }
+
   void run_task(Worker& worker, TaskResult& result) {
     const auto task_start = Clock::now();
     for (int attempt = 1;; ++attempt) {
@@ -134,7 +161,7 @@ class Run {
       const uint64_t stdout_before = stdout_bytes_written();
       std::optional<Error> failure;
       try {
-        export_attempt(worker, options_.output, result, cancel_, progress_, attempt);
+        attempt_task(worker, result, attempt);
         result.status = TaskStatus::done;
         result.error.clear();
         result.seconds = seconds_since(task_start);
@@ -214,6 +241,19 @@ class Run {
 };
 
 }  // namespace
+
+std::string shard_replica_url(const std::string& shard_url, const std::string& host,
+                              uint32_t shard) {
+  auto at = shard_url.find("{host}");
+  if (at == std::string::npos)
+    throw_usage("--shard-url \"" + shard_url + "\" has no {host} (e.g. https://{host}:8443)");
+  bool ipv6 = host.find(':') != std::string::npos && !host.starts_with("[");
+  std::string url = shard_url;
+  url.replace(at, 6, ipv6 ? "[" + host + "]" : host);
+  if (auto s = url.find("{shard}"); s != std::string::npos)
+    url.replace(s, 7, std::to_string(shard));
+  return url;
+}
 
 double retry_delay(const RetryPolicy& p, int attempt, const Error& e) {
   double delay =

@@ -22,10 +22,10 @@ std::string where_clause(const Task& task) {
   return task.predicate.empty() ? std::string() : " WHERE " + task.predicate;
 }
 
-uint64_t count_rows(ClickHouseClient& client, const Task& task, const char* when) {
-  auto rows =
-      client.query_rows("SELECT toString(count()) FROM " + task.table.sql() + where_clause(task),
-                        std::string("counting rows of ") + task_name(task) + " " + when);
+uint64_t count_rows(const TaskSource& source, const Task& task, const char* when) {
+  auto rows = source.client.query_rows(
+      "SELECT toString(count()) FROM " + source.table.sql() + where_clause(task),
+      std::string("counting rows of ") + task_name(task) + " " + when);
   return std::stoull(rows.at(0).at(0));
 }
 
@@ -133,6 +133,8 @@ std::string task_name(const Task& task) {
 
 Worker::Worker(const ExportOptions& options, const CancelToken* cancel)
     : client(options.connection),
+      connection(options.connection),
+      cancel(cancel),
       encoder(options.output.compression == Compression::zstd
                   ? std::make_unique<ZstdEncoder>(options.output.zstd_level)
                   : nullptr),
@@ -142,15 +144,27 @@ Worker::Worker(const ExportOptions& options, const CancelToken* cancel)
   if (cancel != nullptr) client.set_cancel_flag(&cancel->requested);
 }
 
-void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result,
-                    const CancelToken* cancel, Progress& progress, int attempt) {
+ClickHouseClient& Worker::client_at(const std::string& url) {
+  auto& slot = replica_clients[url];
+  if (!slot) {
+    ConnectionOptions options = connection;
+    options.url = url;
+    slot = std::make_unique<ClickHouseClient>(options);
+    if (cancel != nullptr) slot->set_cancel_flag(&cancel->requested);
+  }
+  return *slot;
+}
+
+void export_attempt(Worker& worker, const TaskSource& source, const OutputOptions& out,
+                    TaskResult& result, const CancelToken* cancel, Progress& progress,
+                    int attempt) {
   const Task& task = result.task;
   const std::string what = "export of " + task_name(task);
-  ClickHouseClient& client = worker.client;
+  ClickHouseClient& client = source.client;
 
   result.query_id = new_query_id();
   result.server = ResponseInfo{};
-  result.count_before = count_rows(client, task, "before export");
+  result.count_before = count_rows(source, task, "before export");
   if (result.count_before != task.planned_rows) {
     // Either the data changed since planning, or the predicate does not select what the plan
     // counted: both must stop the task rather than export something else.
@@ -170,7 +184,7 @@ void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result
   RotatingWriter writer(open, out.limits, worker.encoder.get(), out.format == "CSVWithNames");
   ProgressSink sink(writer, progress);
   std::string sql =
-      export_query(task.table, *task.columns, out.datetime_format, task.predicate, out.format);
+      export_query(source.table, *task.columns, out.datetime_format, task.predicate, out.format);
   spdlog::debug("{}: attempt {}, query_id {}: {}", task_name(task), attempt, result.query_id, sql);
   progress.task_started(task, result.query_id, attempt);
   try {
@@ -193,8 +207,10 @@ void export_attempt(Worker& worker, const OutputOptions& out, TaskResult& result
                      " rows but count() said " + std::to_string(result.count_before));
   }
   writer.finish();
-  check_layout_unchanged(client, task.table, *task.columns, what);
-  result.count_after = count_rows(client, task, "after export");
+  // As planning read the columns (a shard's through remote(), which shows them alike on every
+  // version).
+  check_layout_unchanged(worker.client, task.table, *task.columns, what);
+  result.count_after = count_rows(source, task, "after export");
   if (result.count_after != result.written_rows) {
     throw_validation(what + ": count() changed from " + std::to_string(result.count_before) +
                      " to " + std::to_string(result.count_after) +

@@ -1,6 +1,7 @@
 // Distributed tables over a real two-server cluster (cluster.h): one task per shard and
 // partition, read through the one URL the user has, on 18.16 and 26.7.
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <csignal>
 #include <map>
@@ -53,6 +54,27 @@ uint64_t queries_run(PrivateServer& server) {
   return std::stoull(server.query("SELECT value FROM system.events WHERE event = 'Query'"));
 }
 
+// What each shard's local table holds, by the task directory it belongs in.
+std::map<std::string, std::vector<std::string>> expected_records(Events& e) {
+  return {{"dist/events/shard=1/partition=202001", local_month(e.cluster.a(), "shard1", 202001)},
+          {"dist/events/shard=1/partition=202002", local_month(e.cluster.a(), "shard1", 202002)},
+          {"dist/events/shard=2/partition=202001", local_month(e.cluster.b(), "shard2", 202001)},
+          {"dist/events/shard=2/partition=202002", local_month(e.cluster.b(), "shard2", 202002)},
+          {"dist/events/shard=2/partition=202003", local_month(e.cluster.b(), "shard2", 202003)}};
+}
+
+// Which server answered each task's export query (X-ClickHouse-Server-Display-Name).
+std::map<std::string, std::string> answered_by(const TempDir& out) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element m = parser.load(out.str() + "/manifest.json");
+  std::map<std::string, std::string> by_dir;
+  for (simdjson::dom::element t : m["tasks"].get_array()) {
+    by_dir[std::string(std::string_view(t["dir"]))] =
+        std::string(std::string_view(t["server_response"]["display_name"]));
+  }
+  return by_dir;
+}
+
 TEST(Cluster, ExportsEachShardAndPartitionOfADistributedTable) {
   Events e;
   ASSERT_EQ(e.cluster.a().query("SELECT count() FROM dist.events"), "3000\n");
@@ -64,12 +86,7 @@ TEST(Cluster, ExportsEachShardAndPartitionOfADistributedTable) {
             std::string::npos)
       << r.output;
   auto records = records_by_dir(out, 3000);
-  std::map<std::string, std::vector<std::string>> expected{
-      {"dist/events/shard=1/partition=202001", local_month(e.cluster.a(), "shard1", 202001)},
-      {"dist/events/shard=1/partition=202002", local_month(e.cluster.a(), "shard1", 202002)},
-      {"dist/events/shard=2/partition=202001", local_month(e.cluster.b(), "shard2", 202001)},
-      {"dist/events/shard=2/partition=202002", local_month(e.cluster.b(), "shard2", 202002)},
-      {"dist/events/shard=2/partition=202003", local_month(e.cluster.b(), "shard2", 202003)}};
+  auto expected = expected_records(e);
   EXPECT_EQ(expected.at("dist/events/shard=1/partition=202001").size(), 527u);
   EXPECT_EQ(expected.at("dist/events/shard=2/partition=202003").size(), 660u);
   EXPECT_EQ(records, expected);
@@ -110,6 +127,42 @@ TEST(Cluster, AReplicaStoppedMidExport) {
   EXPECT_EQ(records.at("dist/events/shard=2/partition=202003"),
             local_month(e.cluster.a(), "shard2", 202003));
   EXPECT_EQ(records.size(), 5u);
+}
+
+// --shard-url: each shard's tasks go straight to its replicas (shard 2's three tasks start at B,
+// A, B in turn), and to the other replica while one is down.
+TEST(Cluster, ShardUrlReadsStraightFromTheReplicas) {
+  Events e;
+  TempDir out;
+  std::vector<std::string> args{"export",  "--url",       e.cluster.a().url(),
+                                "-t",      "dist.events", "--out",
+                                out.str(), "--shard-url", e.cluster.shard_url_template()};
+  auto r = run_chexport(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(records_by_dir(out, 3000), expected_records(e));
+  std::string a = e.cluster.a().display_name(), b = e.cluster.b().display_name();
+  std::map<std::string, std::string> served{{"dist/events/shard=1/partition=202001", a},
+                                            {"dist/events/shard=1/partition=202002", a},
+                                            {"dist/events/shard=2/partition=202001", b},
+                                            {"dist/events/shard=2/partition=202002", a},
+                                            {"dist/events/shard=2/partition=202003", b}};
+  EXPECT_EQ(answered_by(out), served);
+
+  e.cluster.b().stop();
+  args.push_back("--fresh");
+  r = run_chexport(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(count_of(r.output, "trying the shard's next replica"), 2u) << r.output;
+  EXPECT_EQ(records_by_dir(out, 3000).at("dist/events/shard=2/partition=202003"),
+            local_month(e.cluster.a(), "shard2", 202003));
+  for (const auto& [dir, server] : answered_by(out)) EXPECT_EQ(server, a) << dir;
+
+  auto bad = run_chexport({"export", "--url", e.cluster.a().url(), "-t", "dist.events", "--out",
+                           out.str(), "--shard-url", "http://127.0.0.1:8123"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--shard-url \"http://127.0.0.1:8123\" has no {host}"),
+            std::string::npos)
+      << bad.output;
 }
 
 }  // namespace

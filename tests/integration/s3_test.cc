@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <memory>
 #include <set>
 
 #include "checks.h"
@@ -80,9 +81,10 @@ std::string get_object(const std::string& bucket, const std::string& key) {
 }
 
 // All data in the export under s3://bucket/prefix, per its manifest, decompressed.
-std::string exported_csv(const std::string& bucket, const std::string& prefix) {
+std::string exported_csv(const std::string& bucket, const std::string& prefix,
+                         const std::string& manifest_name = "manifest.json") {
   simdjson::dom::parser parser;
-  std::string text = get_object(bucket, prefix + "/manifest.json");
+  std::string text = get_object(bucket, prefix + "/" + manifest_name);
   simdjson::dom::element manifest = parser.parse(text);
   std::string all;
   for (simdjson::dom::element t : manifest["tasks"].get_array()) {
@@ -95,6 +97,41 @@ std::string exported_csv(const std::string& bucket, const std::string& prefix) {
     }
   }
   return all;
+}
+
+// Two hosts share one export into one prefix (--worker 1/2 and 2/2, run at once): each writes
+// its own manifest part and lock object, and together they hold every row once.
+TEST(S3, TwoWorkersShareOnePrefix) {
+  std::string db = fresh_database();
+  std::string bucket = fresh_bucket();
+  http_query("CREATE TABLE " + db +
+             ".t (d Date, n UInt64, s String) ENGINE = MergeTree PARTITION BY toYYYYMM(d) "
+             "ORDER BY n");
+  http_query("INSERT INTO " + db +
+             ".t SELECT toDate('2022-01-01') + number % 180, number, concat('\"', "
+             "toString(number), ',\\n') FROM numbers(9000)");
+  std::string prefix = "s3://" + bucket + "/shared";
+  std::vector<std::unique_ptr<BackgroundProcess>> workers;
+  for (const char* k : {"1/2", "2/2"}) {
+    std::vector<std::string> argv{
+        chexport_binary(), "export", "--url", test_server().url(), "-t", db + ".t", "-o", prefix,
+        "--worker",        k,        "-q"};
+    workers.push_back(std::make_unique<BackgroundProcess>(argv, test_s3().env()));
+  }
+  for (auto& w : workers) ASSERT_EQ(w->wait(), 0) << w->output();
+  auto objects = list_objects(bucket, "shared/");
+  EXPECT_FALSE(objects.count("shared/manifest.json"));
+  std::string one = exported_csv(bucket, "shared", "manifest.worker-1-of-2.json");
+  std::string two = exported_csv(bucket, "shared", "manifest.worker-2-of-2.json");
+  EXPECT_FALSE(one.empty());
+  EXPECT_FALSE(two.empty());
+  EXPECT_EQ(sorted_records(one + two),
+            sorted_records(http_query("SELECT * FROM " + db + ".t FORMAT CSV")));
+  // The locks are gone with their runs.
+  EXPECT_FALSE(objects.count("shared/.chexport.worker-1-of-2.lock"));
+  auto verify = run_chexport({"verify", prefix}, test_s3().env());
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_NE(verify.output.find("OK: 6 file(s), 9000 rows"), std::string::npos) << verify.output;
 }
 
 TEST(S3, ExportWithKeysThatNeedEncodingAndVerify) {

@@ -266,6 +266,9 @@ PrivateServer::~PrivateServer() {
 std::string PrivateServer::url() const {
   return "http://" + host_ + ":" + std::to_string(port_);
 }
+std::string PrivateServer::display_name() const {
+  return "chexport-" + std::filesystem::path(dir_).filename().string();
+}
 void PrivateServer::stop() {
   script("stop");
 }

@@ -78,6 +78,8 @@ class PrivateServer {
   ~PrivateServer();
   std::string url() const;
   const std::string& host() const { return host_; }
+  // X-ClickHouse-Server-Display-Name: "chexport-<its directory's name>".
+  std::string display_name() const;
   int port() const { return port_; }
   std::string query(const std::string& sql) const { return http_query_at(url(), sql); }
   void crash();    // kill -9

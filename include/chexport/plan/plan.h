@@ -60,6 +60,9 @@ struct Task {
   // every insert, merge, mutation and lightweight delete, so an unchanged version means
   // unchanged rows; resume keeps a task only then.
   std::string data_version;
+  // Its place among its shard's tasks (0, 1, ...): --shard-url starts each task at another
+  // replica, so that no one replica carries the shard's whole stream.
+  uint32_t shard_task_index = 0;
 };
 
 struct TablePlan {

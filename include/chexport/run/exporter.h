@@ -68,7 +68,14 @@ struct ExportOptions {
   RetryPolicy retry;
   int workers = 1;
   ProgressMode progress = ProgressMode::none;
+  // --shard-url: the URL of a shard's replica, "{host}" standing for its host name (and "{shard}"
+  // for its number). Empty: shards are read through `connection` (remote()).
+  std::string shard_url;
 };
+
+// The --shard-url template for one replica; throws a usage Error for a template without {host}.
+std::string shard_replica_url(const std::string& shard_url, const std::string& host,
+                              uint32_t shard);
 
 enum class TaskStatus { pending, done, failed };
 const char* to_string(TaskStatus status) noexcept;
