@@ -20,6 +20,7 @@
 #include "chexport/clickhouse/clickhouse.h"
 #include "chexport/common/error.h"
 #include "chexport/common/json_writer.h"
+#include "chexport/common/secrets.h"
 #include "chexport/common/units.h"
 #include "chexport/common/version.h"
 #include "chexport/output/s3.h"
@@ -41,8 +42,9 @@ CancelToken cancel_token;
 class BarAwareSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    spdlog::memory_buf_t text;
-    formatter_->format(msg, text);
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    std::string text = scrub_secrets(std::string_view(formatted.data(), formatted.size()));
     if (progress_bar_shown.load()) std::fputs("\r\x1b[K", stderr);
     std::fwrite(text.data(), 1, text.size(), stderr);
   }
@@ -464,10 +466,6 @@ void apply_wire(const CLI::App* app, const Flags& f, WireCompression& wire) {
 void apply_run(const CLI::App* app, const Flags& f, ExportOptions& o) {
   if (given(app, "--workers")) o.workers = f.workers;
   if (o.workers < 1 || o.workers > 256) throw_usage("--workers must be 1 to 256");
-  if (given(app, "--shard-url")) {
-    shard_replica_url(f.shard_url, "h", 1);  // a template without {host} is refused here
-    o.shard_url = f.shard_url;
-  }
   if (o.output.to_stdout() && o.workers > 1) {
     spdlog::warn(
         "--out -: tasks go to stdout one after another in the plan's order; --workers {} is "
@@ -561,6 +559,10 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
     apply_file_shape(app, f, o.output);
     apply_wire(app, f, o.wire);
     apply_run(app, f, o);
+    if (given(app, "--shard-url")) {
+      shard_replica_url(f.shard_url, "h", 1);  // a template without {host} is refused here
+      o.shard_url = f.shard_url;
+    }
   }
   return o;
 }

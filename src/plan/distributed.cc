@@ -3,6 +3,7 @@
 #include <map>
 
 #include "chexport/common/error.h"
+#include "chexport/common/secrets.h"
 
 namespace chexport {
 
@@ -85,7 +86,9 @@ std::optional<DistributedEngine> parse_distributed_engine(std::string_view engin
 std::string remote_credentials(const ConnectionOptions& connection) {
   std::string user = connection.user.empty() ? "default" : connection.user;
   if (user == "default" && connection.password.empty()) return "";
-  return ", " + quote_string(user) + ", " + quote_string(connection.password);
+  std::string password = quote_string(connection.password);
+  register_sql_secret(password);
+  return ", " + quote_string(user) + ", " + password;
 }
 
 std::string native_address(const std::string& host, const std::string& port) {

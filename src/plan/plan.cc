@@ -195,7 +195,10 @@ TableParts read_parts(ClickHouseClient& client, const TableRef& table) {
                  "FROM " +
                  table.system_table("parts") +
                  " WHERE database = " + quote_string(table.stored_db()) +
-                 " AND table = " + quote_string(table.stored_table()) + " AND active GROUP BY id",
+                 " AND table = " + quote_string(table.stored_table()) + " AND active GROUP BY id" +
+                 // Replicas' parts have the same names but their own modification times: the
+                 // first live replica, every time, keeps a shard's data version steady.
+                 (table.shard ? " SETTINGS load_balancing = 'in_order'" : ""),
              "reading the partitions of " + table.display() + " from system.parts")) {
       parts.by_id[row.at(1)] =
           PartitionParts{row.at(0),         to_u64(row.at(2)), to_u64(row.at(3)),
@@ -499,6 +502,7 @@ TablePlan plan_table(ClickHouseClient& client, const ServerVersion& version, con
 
 // The Distributed table's engine, or none for other tables (and where system.tables may not be
 // read: then the table is planned as it is).
+// (A table that is not there is left to planning, which names what is missing.)
 std::optional<DistributedEngine> distributed_engine(ClickHouseClient& client,
                                                     const ServerVersion& version,
                                                     const TableRef& table, std::string* uuid) {
@@ -507,7 +511,7 @@ std::optional<DistributedEngine> distributed_engine(ClickHouseClient& client,
     *uuid = info.uuid;
     return parse_distributed_engine(info.engine_full);
   } catch (const Error& e) {
-    if (e.category() != ErrorCategory::auth) throw;
+    if (e.category() != ErrorCategory::auth && e.category() != ErrorCategory::export_failed) throw;
     return std::nullopt;
   }
 }

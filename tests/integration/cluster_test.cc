@@ -157,12 +157,53 @@ TEST(Cluster, ShardUrlReadsStraightFromTheReplicas) {
             local_month(e.cluster.a(), "shard2", 202003));
   for (const auto& [dir, server] : answered_by(out)) EXPECT_EQ(server, a) << dir;
 
+  // Two hosts sharing the export of the Distributed table, each shard from its replicas.
+  TempDir shared;
+  for (const char* k : {"1/2", "2/2"}) {
+    auto w = run_chexport({"export", "--url", e.cluster.a().url(), "-t", "dist.events", "--out",
+                           shared.str(), "--shard-url", e.cluster.shard_url_template(), "--worker",
+                           k, "-q"});
+    ASSERT_EQ(w.exit_code, 0) << w.output;
+  }
+  auto joined =
+      run_chexport({"verify", shared.str(), "--against-server", "--url", e.cluster.a().url()});
+  EXPECT_EQ(joined.exit_code, 0) << joined.output;
+  EXPECT_NE(joined.output.find("OK: 5 file(s), 3000 rows"), std::string::npos) << joined.output;
+
   auto bad = run_chexport({"export", "--url", e.cluster.a().url(), "-t", "dist.events", "--out",
                            out.str(), "--shard-url", "http://127.0.0.1:8123"});
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("--shard-url \"http://127.0.0.1:8123\" has no {host}"),
             std::string::npos)
       << bad.output;
+}
+
+// The password goes into remote()'s arguments: it never shows in messages, logs or the manifest,
+// also where the server quotes the whole query in an error (26.7 does).
+TEST(Cluster, ThePasswordInRemoteNeverShows) {
+  Events e;
+  TempDir out;
+  std::map<std::string, std::string> env{{"CLICKHOUSE_PASSWORD", "exporter-secret"}};
+  std::vector<std::string> args{
+      "export",      "--url", e.cluster.a().url(), "--user",      "exporter", "-t",
+      "dist.events", "--out", out.str(),           "--log-level", "debug"};
+  std::vector<std::string> bad = args;
+  bad.insert(bad.end(), {"--lower-condition", "no_such_column > 0"});
+  auto failed = run_chexport(bad, env);
+  EXPECT_EQ(failed.exit_code, 3) << failed.output;
+  EXPECT_NE(failed.output.find("no_such_column"), std::string::npos) << failed.output;
+  EXPECT_EQ(failed.output.find("exporter-secret"), std::string::npos) << failed.output;
+  if (test_server().modern()) {
+    // 26.7 quotes the query "in scope SELECT ... remote(...)", and masks the password itself.
+    EXPECT_NE(failed.output.find("'exporter', '[HIDDEN]'"), std::string::npos) << failed.output;
+  }
+  auto ok = run_chexport(args, env);
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_EQ(ok.output.find("exporter-secret"), std::string::npos);
+  // The export queries in the debug log.
+  EXPECT_NE(ok.output.find("'exporter', '[hidden]')"), std::string::npos) << ok.output;
+  EXPECT_EQ(read_file(out.path() / "manifest.json").find("exporter-secret"), std::string::npos);
+  EXPECT_EQ(check_manifest(out, 3000).size(), 5u);
 }
 
 }  // namespace

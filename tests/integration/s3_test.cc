@@ -99,9 +99,9 @@ std::string exported_csv(const std::string& bucket, const std::string& prefix,
   return all;
 }
 
-// Two hosts share one export into one prefix (--worker 1/2 and 2/2, run at once): each writes
-// its own manifest part and lock object, and together they hold every row once.
-TEST(S3, TwoWorkersShareOnePrefix) {
+// Two, then three hosts share one export into one prefix (--worker K/N, run at once): each
+// writes its own manifest part and lock object, and together they hold every row once.
+TEST(S3, TwoOrThreeWorkersShareOnePrefix) {
   std::string db = fresh_database();
   std::string bucket = fresh_bucket();
   http_query("CREATE TABLE " + db +
@@ -110,28 +110,45 @@ TEST(S3, TwoWorkersShareOnePrefix) {
   http_query("INSERT INTO " + db +
              ".t SELECT toDate('2022-01-01') + number % 180, number, concat('\"', "
              "toString(number), ',\\n') FROM numbers(9000)");
-  std::string prefix = "s3://" + bucket + "/shared";
-  std::vector<std::unique_ptr<BackgroundProcess>> workers;
-  for (const char* k : {"1/2", "2/2"}) {
-    std::vector<std::string> argv{
-        chexport_binary(), "export", "--url", test_server().url(), "-t", db + ".t", "-o", prefix,
-        "--worker",        k,        "-q"};
-    workers.push_back(std::make_unique<BackgroundProcess>(argv, test_s3().env()));
+  std::string all = http_query("SELECT * FROM " + db + ".t FORMAT CSV");
+  for (int n : {2, 3}) {
+    SCOPED_TRACE(std::to_string(n) + " workers");
+    std::string key = "shared-" + std::to_string(n);
+    std::string prefix = "s3://" + bucket + "/" + key;
+    std::vector<std::unique_ptr<BackgroundProcess>> workers;
+    for (int k = 1; k <= n; ++k) {
+      std::vector<std::string> argv{chexport_binary(),
+                                    "export",
+                                    "--url",
+                                    test_server().url(),
+                                    "-t",
+                                    db + ".t",
+                                    "-o",
+                                    prefix,
+                                    "--worker",
+                                    std::to_string(k) + "/" + std::to_string(n),
+                                    "-q"};
+      workers.push_back(std::make_unique<BackgroundProcess>(argv, test_s3().env()));
+    }
+    for (auto& w : workers) ASSERT_EQ(w->wait(), 0) << w->output();
+    auto objects = list_objects(bucket, key + "/");
+    EXPECT_FALSE(objects.count(key + "/manifest.json"));
+    std::string joined;
+    for (int k = 1; k <= n; ++k) {
+      std::string part = exported_csv(
+          bucket, key,
+          "manifest.worker-" + std::to_string(k) + "-of-" + std::to_string(n) + ".json");
+      EXPECT_FALSE(part.empty()) << k;
+      joined += part;
+      // The locks are gone with their runs.
+      EXPECT_FALSE(objects.count(key + "/.chexport.worker-" + std::to_string(k) + "-of-" +
+                                 std::to_string(n) + ".lock"));
+    }
+    EXPECT_EQ(sorted_records(joined), sorted_records(all));
+    auto verify = run_chexport({"verify", prefix}, test_s3().env());
+    EXPECT_EQ(verify.exit_code, 0) << verify.output;
+    EXPECT_NE(verify.output.find("OK: 6 file(s), 9000 rows"), std::string::npos) << verify.output;
   }
-  for (auto& w : workers) ASSERT_EQ(w->wait(), 0) << w->output();
-  auto objects = list_objects(bucket, "shared/");
-  EXPECT_FALSE(objects.count("shared/manifest.json"));
-  std::string one = exported_csv(bucket, "shared", "manifest.worker-1-of-2.json");
-  std::string two = exported_csv(bucket, "shared", "manifest.worker-2-of-2.json");
-  EXPECT_FALSE(one.empty());
-  EXPECT_FALSE(two.empty());
-  EXPECT_EQ(sorted_records(one + two),
-            sorted_records(http_query("SELECT * FROM " + db + ".t FORMAT CSV")));
-  // The locks are gone with their runs.
-  EXPECT_FALSE(objects.count("shared/.chexport.worker-1-of-2.lock"));
-  auto verify = run_chexport({"verify", prefix}, test_s3().env());
-  EXPECT_EQ(verify.exit_code, 0) << verify.output;
-  EXPECT_NE(verify.output.find("OK: 6 file(s), 9000 rows"), std::string::npos) << verify.output;
 }
 
 TEST(S3, ExportWithKeysThatNeedEncodingAndVerify) {

@@ -94,3 +94,21 @@ TEST(ShardUrl, Template) {
 
 }  // namespace
 }  // namespace chexport
+
+namespace chexport {
+namespace {
+
+TEST(Secrets, RegisteredLiteralsAreHiddenInErrors) {
+  ConnectionOptions c;
+  c.user = "u";
+  c.password = "pa'ss-unit-test";
+  std::string credentials = remote_credentials(c);
+  std::string sql = "SELECT 1 FROM remote('h:9000', 'd', 't'" + credentials + ")";
+  Error e(ErrorKind::permanent, ErrorCategory::export_failed, "in scope " + sql);
+  EXPECT_EQ(std::string(e.what()),
+            "in scope SELECT 1 FROM remote('h:9000', 'd', 't', 'u', '[hidden]')");
+  EXPECT_EQ(scrub_secrets("no secret here"), "no secret here");
+}
+
+}  // namespace
+}  // namespace chexport

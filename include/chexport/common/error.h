@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "chexport/common/secrets.h"
+
 namespace chexport {
 
 // Whether trying the same thing again may help (used by the scheduler, like curl's retrycheck()).
@@ -40,7 +42,7 @@ int exit_code_for(ErrorCategory category) noexcept;
 class Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, ErrorCategory category, const std::string& message)
-      : std::runtime_error(message), kind_(kind), category_(category) {}
+      : std::runtime_error(scrub_secrets(message)), kind_(kind), category_(category) {}
 
   ErrorKind kind() const noexcept { return kind_; }
   ErrorCategory category() const noexcept { return category_; }
