@@ -137,6 +137,7 @@ void read_clickhouse(Reader& r, element e, const std::string& p, LoadedConfig& c
   r.object(e, p,
            {
                {"url", text(c.url)},
+               {"shard_url", text(config.options.shard_url)},
                {"user", text(c.user)},
                {"password_env", text(config.password_env)},
                {"password_file", text(config.password_file)},

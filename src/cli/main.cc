@@ -559,10 +559,7 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
     apply_file_shape(app, f, o.output);
     apply_wire(app, f, o.wire);
     apply_run(app, f, o);
-    if (given(app, "--shard-url")) {
-      shard_replica_url(f.shard_url, "h", 1);  // a template without {host} is refused here
-      o.shard_url = f.shard_url;
-    }
+    if (given(app, "--shard-url")) o.shard_url = f.shard_url;
   }
   return o;
 }

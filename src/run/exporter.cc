@@ -566,6 +566,8 @@ RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) 
   RunResult run;
   run.started_at = utc_now();
   if (options.tables.empty()) throw_usage("no table to export (use --table db.table)");
+  // A template without {host} is refused before anything runs.
+  if (!options.shard_url.empty()) shard_replica_url(options.shard_url, "h", 1);
   if (options.output.worker.shared() && options.output.to_stdout())
     throw_usage("--worker shares an export into one directory or bucket prefix, not --out -");
   if (options.output.format != "CSV" && options.output.format != "CSVWithNames") {

@@ -20,6 +20,7 @@ std::string error_of(const std::string& json) {
 TEST(Config, ReadsEveryKey) {
   auto c = parse_config(R"json({
     "clickhouse": {"url": "http://127.0.0.1:9", "user": "exporter", "password_env": "PW",
+                   "shard_url": "https://{host}:8443",
                    "settings": {"max_threads": 2, "join_use_nulls": true, "s": "x"},
                    "wire_compression": "gzip", "wire_level": 6},
     "workers": 4,
@@ -34,6 +35,7 @@ TEST(Config, ReadsEveryKey) {
   const ExportOptions& o = c.options;
   EXPECT_EQ(o.connection.url, "http://127.0.0.1:9");
   EXPECT_EQ(o.connection.user, "exporter");
+  EXPECT_EQ(o.shard_url, "https://{host}:8443");
   EXPECT_EQ(c.password_env, "PW");
   ASSERT_EQ(o.connection.settings.size(), 3u);
   EXPECT_EQ(o.connection.settings[0], (std::pair<std::string, std::string>{"max_threads", "2"}));
