@@ -87,7 +87,7 @@ std::string remote_credentials(const ConnectionOptions& connection) {
   std::string user = connection.user.empty() ? "default" : connection.user;
   if (user == "default" && connection.password.empty()) return "";
   std::string password = quote_string(connection.password);
-  register_sql_secret(password);
+  if (!connection.password.empty()) register_sql_secret(password);
   return ", " + quote_string(user) + ", " + password;
 }
 
@@ -118,10 +118,19 @@ std::vector<std::shared_ptr<const ShardSource>> read_shards(ClickHouseClient& cl
     s.cluster = engine.cluster;
     s.replicas.push_back(native_address(row.at(1), row.at(2)));
     s.hosts.push_back(row.at(1));
-    if (s.local_db.empty()) {
-      const std::string& fallback = row.at(3).empty() ? dist.db : row.at(3);
-      s.local_db = engine.db.empty() ? fallback : engine.db;
+    std::string db = engine.db.empty() ? row.at(3) : engine.db;
+    // remote() takes one database for all replicas; a guess could read another table.
+    if (db.empty()) {
+      throw_usage(dist.display() + " names no database, and replica " + row.at(1) + " of cluster " +
+                  engine.cluster +
+                  " has no <default_database>: which database its table is in is not known");
     }
+    if (!s.local_db.empty() && s.local_db != db) {
+      throw_usage(dist.display() + ": the replicas of shard " + row.at(0) + " of cluster " +
+                  engine.cluster + " keep its table in different databases (" + s.local_db + ", " +
+                  db + "), which remote() cannot read as one");
+    }
+    s.local_db = db;
     s.local_table = engine.table;
     s.credentials = credentials;
   }

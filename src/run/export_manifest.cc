@@ -98,6 +98,7 @@ struct WorkerPart {
   WorkerShare share;
   uint64_t plan_tasks = 0;
   std::string plan_digest;
+  std::map<std::string, std::string> fingerprint;  // what shapes its files
 };
 
 // One manifest (or manifest part) as `name` in `store` holds it.
@@ -138,6 +139,14 @@ ExportManifest parse_manifest(Store& store, const std::string& name, const std::
                               static_cast<uint32_t>(json_number(w, "count"))};
     part->plan_tasks = json_number(w, "plan_tasks");
     part->plan_digest = json_text(w, "plan_digest");
+    simdjson::dom::object fingerprint;
+    if (root["fingerprint"].get_object().get(fingerprint) == simdjson::SUCCESS) {
+      for (auto field : fingerprint) {
+        std::string_view v;
+        if (field.value.get_string().get(v) == simdjson::SUCCESS)
+          part->fingerprint[std::string(field.key)] = v;
+      }
+    }
   }
   return m;
 }
@@ -178,8 +187,9 @@ ExportManifest join_parts(Store& store, const std::vector<std::string>& names) {
     } else if (p.plan_digest != first.plan_digest) {
       joined.problems.push_back(
           "mixed: " + p.name + " and " + first.name +
-          " were planned from different data (did the tables change between the workers' "
-          "starts?); run every worker again with --fresh");
+          " were planned from different data or options (did the tables change between the "
+          "workers' starts, or their flags differ?); run every worker again with --fresh and "
+          "the same flags");
     }
     present.insert(p.share.index);
   }
@@ -198,7 +208,8 @@ ExportManifest join_parts(Store& store, const std::vector<std::string>& names) {
     covered.emplace_back(t.dir, t.planned_rows);
   }
   if (present.size() == count && joined.problems.empty() &&
-      (covered.size() != first.plan_tasks || plan_digest(covered) != first.plan_digest)) {
+      (covered.size() != first.plan_tasks ||
+       plan_digest(covered, first.fingerprint) != first.plan_digest)) {
     joined.problems.push_back("incomplete: the " + std::to_string(count) + " parts hold " +
                               std::to_string(covered.size()) + " task(s), not the plan's " +
                               std::to_string(first.plan_tasks));
@@ -209,13 +220,22 @@ ExportManifest join_parts(Store& store, const std::vector<std::string>& names) {
 }  // namespace
 
 ExportManifest read_export_manifest(Store& store) {
-  StringSink text;
-  if (store.read("manifest.json", text))
-    return parse_manifest(store, "manifest.json", text.text, nullptr);
   std::vector<std::string> names;
   for (const StoredFile& f : store.list_all()) {
     if (f.path.find('/') == std::string::npos && parse_manifest_part_name(f.path))
       names.push_back(f.path);
+  }
+  StringSink text;
+  if (store.read("manifest.json", text)) {
+    ExportManifest whole = parse_manifest(store, "manifest.json", text.text, nullptr);
+    // Parts beside it are another export in the same place: reading either alone would hide the
+    // other's files.
+    if (!names.empty()) {
+      whole.problems.push_back("mixed: manifest.json of an export without --worker and " +
+                               names[0] + (names.size() > 1 ? " (and more parts)" : "") +
+                               " of a --worker export share one directory");
+    }
+    return whole;
   }
   if (names.empty())
     throw_usage(store.describe("") + " has no manifest.json: not a chexport export");

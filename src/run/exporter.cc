@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "chexport/clickhouse/clickhouse.h"
+#include "chexport/common/byte_sink.h"
 #include "chexport/common/error.h"
 #include "chexport/common/units.h"
 #include "chexport/output/stdout_file.h"
@@ -64,7 +65,12 @@ class Run {
       std::vector<std::string> ids;
       for (const auto& w : workers) ids.push_back(w->client.current_query_id());
       Worker killer(options_, nullptr);
-      if (killer.client.kill_queries(ids) == 0) {
+      size_t on_replicas = 0;  // --shard-url: the queries ran on the replicas
+      for (const auto& w : workers) {
+        for (const auto& [url, client] : w->replica_clients)
+          on_replicas += killer.client_at(url).kill_queries({client->current_query_id()});
+      }
+      if (killer.client.kill_queries(ids) + on_replicas == 0) {
         spdlog::info(
             "KILL QUERY found none of the run's queries on the server that answered it: they "
             "had ended, or ran on another server behind a load balancer (closing the connection "
@@ -142,12 +148,15 @@ class Run {
     for (size_t i = 0; i < n; ++i) {
       std::string url =
           shard_replica_url(options_.shard_url, shard.hosts[(first + i) % n], shard.num);
+      ClickHouseClient& replica = worker.client_at(url);
       try {
-        export_attempt(
-            worker, TaskSource{worker.client_at(url), TableRef{shard.local_db, shard.local_table}},
-            options_.output, result, cancel_, progress_, attempt);
+        export_attempt(worker, TaskSource{replica, TableRef{shard.local_db, shard.local_table}},
+                       options_.output, result, cancel_, progress_, attempt);
         return;
       } catch (const Error& e) {
+        // As run_task does on the run's connection: the replica may still run the query.
+        if (e.category() != ErrorCategory::connection && e.category() != ErrorCategory::cancelled)
+          replica.kill_queries({replica.current_query_id()});
         if (e.category() != ErrorCategory::connection || i + 1 == n || should_stop()) throw;
         spdlog::warn("{}; trying the shard's next replica", e.what());
       }
@@ -247,10 +256,19 @@ std::string shard_replica_url(const std::string& shard_url, const std::string& h
   auto at = shard_url.find("{host}");
   if (at == std::string::npos)
     throw_usage("--shard-url \"" + shard_url + "\" has no {host} (e.g. https://{host}:8443)");
-  bool ipv6 = host.find(':') != std::string::npos && !host.starts_with("[");
+  if (!shard_url.starts_with("http://") && !shard_url.starts_with("https://"))
+    throw_usage("--shard-url must start with http:// or https://, got \"" + shard_url + "\"");
+  std::string authority = shard_url.substr(shard_url.find("://") + 3);
+  authority = authority.substr(0, authority.find('/'));
+  // The URL shows in messages and the manifest; the password comes from where --url's does.
+  if (authority.find('@') != std::string::npos || shard_url.find("password=") != std::string::npos)
+    throw_usage("--shard-url must not contain credentials; the replicas get --user's and --url's");
+  bool bracketed = at > 0 && shard_url[at - 1] == '[';
+  bool ipv6 = host.find(':') != std::string::npos && !host.starts_with("[") && !bracketed;
   std::string url = shard_url;
-  url.replace(at, 6, ipv6 ? "[" + host + "]" : host);
-  if (auto s = url.find("{shard}"); s != std::string::npos)
+  for (; at != std::string::npos; at = url.find("{host}", at + 1))
+    url.replace(at, 6, ipv6 ? "[" + host + "]" : host);
+  for (auto s = url.find("{shard}"); s != std::string::npos; s = url.find("{shard}", s + 1))
     url.replace(s, 7, std::to_string(shard));
   return url;
 }
@@ -265,6 +283,15 @@ double retry_delay(const RetryPolicy& p, int attempt, const Error& e) {
 }
 
 namespace {
+
+PreviousExport read_previous_for_fresh(Store& store, const std::string& manifest_name) {
+  try {
+    return read_previous_export(store, manifest_name);
+  } catch (const Error& e) {
+    if (e.category() != ErrorCategory::usage) throw;
+    return PreviousExport{};  // an unreadable manifest lists nothing: start_fresh then refuses
+  }
+}
 
 // The directories this export owns: its tables' now, and those of the earlier run. A --worker
 // share owns only its tasks' (the other workers write beside it).
@@ -351,30 +378,67 @@ void start_fresh(const ExportOptions& options, const PreviousExport& previous, S
   for (const std::string& dir : dirs) store.remove_tree(dir);
 }
 
-// --fresh for one --worker share: removes its own manifest part and its tasks' files (of the
-// earlier plan's share too), and nothing that the other workers wrote.
+// The manifest parts in `store` of a split among other than `share.count` workers.
+std::vector<std::string> parts_of_other_counts(Store& store, const WorkerShare& share) {
+  std::vector<std::string> names;
+  for (const StoredFile& f : store.list_all()) {
+    if (f.path.find('/') != std::string::npos) continue;
+    std::optional<WorkerShare> other = parse_manifest_part_name(f.path);
+    if (other && other->count != share.count) names.push_back(f.path);
+  }
+  return names;
+}
+
+// --fresh for one --worker share. Its new share's directories are its own, whoever wrote there
+// before; of the directories an earlier part listed (its own, or of a split among another number
+// of workers) only those that no task of the new plan uses: the other workers, started with it,
+// are writing the rest.
 void start_fresh_share(const ExportOptions& options, const PreviousExport& previous, Store& store,
                        const RunResult& run) {
-  std::vector<std::string> dirs = export_dirs(options, previous, run);
-  store.clean_leftovers(dirs);
-  for (const std::string& dir : dirs) remove_data_files(store, dir);
+  std::set<std::string> dirs;
+  for (const TaskResult& r : run.tasks) dirs.insert(r.task.dir);
+  auto add_stale = [&](const PreviousExport& part) {
+    for (const auto& [dir, task] : part.tasks) {
+      if (!run.plan_dirs.count(dir)) dirs.insert(dir);
+    }
+  };
+  add_stale(previous);
+  std::vector<std::string> old_parts = parts_of_other_counts(store, options.output.worker);
+  for (const std::string& name : old_parts) add_stale(read_previous_for_fresh(store, name));
+  std::vector<std::string> list(dirs.begin(), dirs.end());
+  store.clean_leftovers(list);
+  for (const std::string& dir : list) remove_data_files(store, dir);
+  for (const std::string& name : old_parts) store.remove(name);
   store.remove(options.output.worker.manifest_name());
 }
 
-PreviousExport read_previous_for_fresh(Store& store, const std::string& manifest_name) {
-  try {
-    return read_previous_export(store, manifest_name);
-  } catch (const Error& e) {
-    if (e.category() != ErrorCategory::usage) throw;
-    return PreviousExport{};  // an unreadable manifest lists nothing: start_fresh then refuses
-  }
+// A --worker share goes into a directory of --worker parts only: a whole export's manifest.json
+// beside them would hide them from verify and import.
+void refuse_whole_export(Store& store) {
+  StringSink whole;
+  if (!store.read("manifest.json", whole)) return;
+  throw_usage(store.describe("") +
+              " holds the manifest.json of an export without --worker; --worker parts cannot "
+              "join it: export into another directory, or remove that export first");
+}
+
+// A --worker part of another plan: its share may now hold tasks that other workers exported.
+void refuse_changed_plan(const PreviousExport& previous, const RunResult& run,
+                         const std::string& manifest_name) {
+  if (previous.plan_digest == run.plan_digest) return;
+  throw_usage(manifest_name +
+              " was written for another plan (did the tables or options change since?); this "
+              "worker's share would overlap the other workers': run every worker again with "
+              "--fresh");
 }
 
 // --fresh, or resume: decides which tasks an earlier run already finished, and cleans up what it
 // left behind (only in this export's directories). Marks kept tasks done in `run`.
 void prepare_output(const ExportOptions& options, RunResult& run, Store& store) {
   const std::string manifest_name = options.output.worker.manifest_name();
-  if (options.output.fresh && options.output.worker.shared()) {
+  const bool shared = options.output.worker.shared();
+  if (shared) refuse_whole_export(store);
+  if (options.output.fresh && shared) {
     start_fresh_share(options, read_previous_for_fresh(store, manifest_name), store, run);
     return;
   }
@@ -392,6 +456,7 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
     return;
   }
   check_same_options(previous, run.fingerprint, options.output.dir);
+  if (shared) refuse_changed_plan(previous, run, manifest_name);
   size_t kept = 0, redo = 0;
   for (TaskResult& result : run.tasks) {
     const Task& task = result.task;
@@ -472,13 +537,24 @@ std::vector<TablePlan> plan_run(const ExportOptions& options, Worker& probe, Run
   return plans;
 }
 
+// A shard's count, stream and data version must come from one replica, not from whichever
+// remote() picks for each query: in_order takes the first live one, as planning did.
+void read_shards_in_order(ConnectionOptions& connection, const RunResult& run) {
+  bool sharded = std::any_of(run.tasks.begin(), run.tasks.end(),
+                             [](const TaskResult& r) { return r.task.table.shard != nullptr; });
+  bool asked = std::any_of(connection.settings.begin(), connection.settings.end(),
+                           [](const auto& kv) { return kv.first == "load_balancing"; });
+  if (sharded && !asked) connection.settings.emplace_back("load_balancing", "in_order");
+}
+
 // --worker K/N: keeps this worker's share of the planned tasks, and records the whole plan's
 // size and digest for verify to check the shares against.
 void take_share(const WorkerShare& share, RunResult& run) {
   std::vector<std::pair<std::string, uint64_t>> plan;
   for (const TaskResult& r : run.tasks) plan.emplace_back(r.task.dir, r.task.planned_rows);
   run.plan_tasks = plan.size();
-  run.plan_digest = plan_digest(plan);
+  run.plan_digest = plan_digest(plan, run.fingerprint);
+  for (const auto& [dir, rows] : plan) run.plan_dirs.insert(dir);
   std::vector<uint32_t> owner = assign_tasks(plan, share.count);
   std::vector<TaskResult> mine;
   uint64_t rows = 0, all_rows = 0;
@@ -580,6 +656,7 @@ RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) 
   ServerVersion version;
   std::vector<TablePlan> plans = plan_run(options, probe, run, version);
   if (options.output.worker.shared()) take_share(options.output.worker, run);
+  read_shards_in_order(options.connection, run);
   bool asked = std::any_of(
       options.connection.settings.begin(), options.connection.settings.end(),
       [](const auto& kv) { return kv.first == "cancel_http_readonly_queries_on_client_close"; });

@@ -123,6 +123,8 @@ PreviousExport read_previous_export(Store& store, const std::string& manifest_na
         previous.files.push_back(schema);
     }
   }
+  if (simdjson::dom::element worker; manifest["worker"].get(worker) == simdjson::SUCCESS)
+    previous.plan_digest = json_text(worker, "plan_digest");
   simdjson::dom::object fingerprint;
   if (manifest["fingerprint"].get_object().get(fingerprint) == simdjson::SUCCESS) {
     for (auto field : fingerprint) {

@@ -100,9 +100,14 @@ std::vector<uint32_t> assign_tasks(const std::vector<std::pair<std::string, uint
   return worker;
 }
 
-std::string plan_digest(std::vector<std::pair<std::string, uint64_t>> tasks) {
+std::string plan_digest(std::vector<std::pair<std::string, uint64_t>> tasks,
+                        const std::map<std::string, std::string>& fingerprint) {
   std::sort(tasks.begin(), tasks.end());
   Sha256 sha;
+  for (const auto& [name, value] : fingerprint) {
+    std::string line = name + "=" + value + "\n";
+    sha.update(line);
+  }
   for (const auto& [dir, rows] : tasks) {
     std::string line = dir + "\t" + std::to_string(rows) + "\n";
     sha.update(line);

@@ -180,6 +180,94 @@ TEST(Workers, AShareThatMovedIsRefused) {
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
 }
 
+// A worker run again after the plan changed (its share moved) resumes nothing: resuming would
+// delete and rewrite tasks the other worker's part lists.
+TEST(Workers, ARunAgainAfterThePlanChangedTouchesNoOtherWorkersFiles) {
+  std::string db = twelve_months();
+  TempDir out;
+  for (const char* k : {"1/2", "2/2"})
+    ASSERT_EQ(run_chexport(export_args(db, out, k)).exit_code, 0);
+  // February now the largest: it would move to worker 1, January to worker 2.
+  http_query("INSERT INTO " + db + ".t VALUES ('2021-02-03', 99999, 'late')");
+  auto again = run_chexport(export_args(db, out, "1/2"));
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_NE(again.output.find("manifest.worker-1-of-2.json was written for another plan"),
+            std::string::npos)
+      << again.output;
+  // Both parts still describe every file as written.
+  auto verified = run_chexport({"verify", out.str()});
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_NE(verified.output.find("OK: 12 file(s), 6600 rows"), std::string::npos)
+      << verified.output;
+}
+
+// Parts written with options that shape the files differently are not one export.
+TEST(Workers, PartsWithOtherFormatsAreReported) {
+  std::string db = twelve_months();
+  TempDir out;
+  ASSERT_EQ(run_chexport(export_args(db, out, "1/2")).exit_code, 0);
+  std::vector<std::string> named = export_args(db, out, "2/2");
+  named.insert(named.end(), {"--format", "CSVWithNames"});
+  ASSERT_EQ(run_chexport(named).exit_code, 0);
+  auto verified = run_chexport({"verify", out.str()});
+  EXPECT_EQ(verified.exit_code, 4) << verified.output;
+  EXPECT_NE(verified.output.find("were planned from different data or options"), std::string::npos)
+      << verified.output;
+}
+
+// A whole export's manifest.json and --worker parts in one directory would each hide the other.
+TEST(Workers, AWholeExportAndWorkerPartsDoNotMix) {
+  std::string db = twelve_months();
+  TempDir whole, shared;
+  ASSERT_EQ(run_chexport({"export", "--url", test_server().url(), "-t", db + ".t", "--out",
+                          whole.str(), "-q"})
+                .exit_code,
+            0);
+  for (bool fresh : {false, true}) {
+    std::vector<std::string> args = export_args(db, whole, "1/2");
+    if (fresh) args.push_back("--fresh");
+    auto r = run_chexport(args);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("holds the manifest.json of an export without --worker"),
+              std::string::npos)
+        << r.output;
+  }
+  EXPECT_EQ(run_chexport({"verify", whole.str()}).exit_code, 0);
+  for (const char* k : {"1/2", "2/2"})
+    ASSERT_EQ(run_chexport(export_args(db, shared, k)).exit_code, 0);
+  fs::copy_file(whole.path() / "manifest.json", shared.path() / "manifest.json");
+  auto verified = run_chexport({"verify", shared.str()});
+  EXPECT_EQ(verified.exit_code, 4) << verified.output;
+  EXPECT_NE(verified.output.find("mixed: manifest.json of an export without --worker and "
+                                 "manifest.worker-1-of-2.json (and more parts)"),
+            std::string::npos)
+      << verified.output;
+}
+
+// From three workers to two: --fresh takes away the parts of the three.
+TEST(Workers, FreshWithAnotherNumberOfWorkersReplacesTheOldParts) {
+  std::string db = twelve_months();
+  TempDir out;
+  for (const char* k : {"1/3", "2/3", "3/3"})
+    ASSERT_EQ(run_chexport(export_args(db, out, k)).exit_code, 0);
+  for (const char* k : {"1/2", "2/2"}) {
+    std::vector<std::string> args = export_args(db, out, k);
+    args.push_back("--fresh");
+    auto r = run_chexport(args);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  for (const char* k : {"1", "2", "3"}) {
+    EXPECT_FALSE(fs::exists(out.path() / ("manifest.worker-" + std::string(k) + "-of-3.json")));
+  }
+  auto verified = run_chexport({"verify", out.str()});
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_NE(verified.output.find("OK: 12 file(s), 6600 rows"), std::string::npos)
+      << verified.output;
+  EXPECT_EQ(exported_digest(out, "manifest.worker-1-of-2.json").records +
+                exported_digest(out, "manifest.worker-2-of-2.json").records,
+            6600u);
+}
+
 TEST(Workers, UsageErrors) {
   TempDir out;
   struct Case {

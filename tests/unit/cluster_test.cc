@@ -1,6 +1,7 @@
 // Distributed engines, --worker shares and --shard-url templates, without a server.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <numeric>
 
 #include "chexport/common/error.h"
@@ -80,9 +81,12 @@ TEST(Workers, SharesAreDisjointBalancedAndIndependentOfOrder) {
   auto owner_reversed = assign_tasks(reversed, 3);
   for (size_t i = 0; i < tasks.size(); ++i)
     EXPECT_EQ(owner[i], owner_reversed[tasks.size() - 1 - i]);
-  EXPECT_EQ(plan_digest(tasks), plan_digest(reversed));
+  std::map<std::string, std::string> csv{{"format", "CSV"}}, named{{"format", "CSVWithNames"}};
+  EXPECT_EQ(plan_digest(tasks, csv), plan_digest(reversed, csv));
+  // Parts written with other options do not join either.
+  EXPECT_NE(plan_digest(tasks, csv), plan_digest(tasks, named));
   tasks[0].second += 1;
-  EXPECT_NE(plan_digest(tasks), plan_digest(reversed));
+  EXPECT_NE(plan_digest(tasks, csv), plan_digest(reversed, csv));
 }
 
 TEST(ShardUrl, Template) {
@@ -90,6 +94,14 @@ TEST(ShardUrl, Template) {
   EXPECT_EQ(shard_replica_url("http://{host}:8123/?shard={shard}", "::1", 2),
             "http://[::1]:8123/?shard=2");
   EXPECT_THROW(shard_replica_url("http://x:8123", "h", 1), Error);
+  // A template that brackets {host} itself gets no second pair; every {host} and {shard} is set.
+  EXPECT_EQ(shard_replica_url("https://[{host}]:8443/{shard}/{shard}", "fd00::1", 3),
+            "https://[fd00::1]:8443/3/3");
+  // Credentials in the template would show in every message naming a replica's URL.
+  for (const char* bad : {"https://u:p@{host}:8443", "https://{host}:8443/?password=x",
+                          "{host}:8123", "ftp://{host}"}) {
+    EXPECT_THROW(shard_replica_url(bad, "h", 1), Error) << bad;
+  }
 }
 
 }  // namespace
@@ -108,6 +120,11 @@ TEST(Secrets, RegisteredLiteralsAreHiddenInErrors) {
   EXPECT_EQ(std::string(e.what()),
             "in scope SELECT 1 FROM remote('h:9000', 'd', 't', 'u', '[hidden]')");
   EXPECT_EQ(scrub_secrets("no secret here"), "no secret here");
+  // A user without a password registers no '' that every empty string literal would match.
+  ConnectionOptions empty;
+  empty.user = "reader";
+  EXPECT_EQ(remote_credentials(empty), ", 'reader', ''");
+  EXPECT_EQ(scrub_secrets("x = ''"), "x = ''");
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,7 @@ struct RunResult {
   // With --worker: the whole plan's task count and digest (tasks holds this worker's share).
   uint64_t plan_tasks = 0;
   std::string plan_digest;
+  std::set<std::string> plan_dirs;  // --worker: the task directories of the whole plan
   std::vector<TaskResult> tasks;
   int exit_code = 0;
   std::string summary;  // one line

@@ -38,6 +38,7 @@ struct PreviousExport {
   std::vector<std::string> table_dirs;  // of the tables it lists
   std::map<std::string, std::string> fingerprint;  // option name -> value
   std::map<std::string, PreviousTask> tasks;       // by task directory
+  std::string plan_digest;                         // of a --worker part: the whole plan's
 };
 
 // Whether a ClickHouse setting changes the bytes or rows of the output (format_*, output_format_*,

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,7 +38,9 @@ std::optional<WorkerShare> parse_manifest_part_name(std::string_view name);
 std::vector<uint32_t> assign_tasks(const std::vector<std::pair<std::string, uint64_t>>& tasks,
                                    uint32_t workers);
 
-// A digest of a plan's tasks (directory and planned rows, in any order): equal for equal plans.
-std::string plan_digest(std::vector<std::pair<std::string, uint64_t>> tasks);
+// A digest of a plan's tasks (directory and planned rows, in any order) and of what shapes the
+// files (the export's fingerprint: format, compression, columns, ...): equal for equal plans.
+std::string plan_digest(std::vector<std::pair<std::string, uint64_t>> tasks,
+                        const std::map<std::string, std::string>& fingerprint);
 
 }  // namespace chexport
