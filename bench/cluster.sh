@@ -115,9 +115,11 @@ measure() {
 }
 measure "curl -o /dev/null (Distributed query)" none 'curl -sS --fail -o /dev/null "$query_url"'
 measure "curl | zstd -1 (Distributed query)" none 'curl -sS --fail "$query_url" | zstd -1 -q -o /dev/null'
-measure "chexport, remote() through A, -j 2" verify '"$chexport" export --url "$url" -t bench.dist -o "$out" -j 2 -q'
-measure "chexport --shard-url, -j 2" verify "\"\$chexport\" export --url \"\$url\" -t bench.dist -o \"\$out\" -j 2 -q --shard-url 'http://{host}:$http_port'"
-measure "chexport --worker 1/2 + 2/2, --shard-url" verify "\"\$chexport\" export --url \"\$url\" -t bench.dist -o \"\$out\" -q --shard-url 'http://{host}:$http_port' --worker 1/2 & first=\$!; \"\$chexport\" export --url \"\$url\" -t bench.dist -o \"\$out\" -q --shard-url 'http://{host}:$http_port' --worker 2/2 && wait \$first"
+# Plain CSV on the wire and zstd -1, as curl | zstd -1 does (bench/run.sh measures the same way).
+export cx='-q --zstd-level 1 --wire-compression none'
+measure "chexport, remote() through A, -j 2" verify '"$chexport" export --url "$url" -t bench.dist -o "$out" -j 2 $cx'
+measure "chexport --shard-url, -j 2" verify "\"\$chexport\" export --url \"\$url\" -t bench.dist -o \"\$out\" -j 2 $cx --shard-url 'http://{host}:$http_port'"
+measure "chexport --worker 1/2 + 2/2, --shard-url" verify "\"\$chexport\" export --url \"\$url\" -t bench.dist -o \"\$out\" $cx --shard-url 'http://{host}:$http_port' --worker 1/2 & first=\$!; \"\$chexport\" export --url \"\$url\" -t bench.dist -o \"\$out\" $cx --shard-url 'http://{host}:$http_port' --worker 2/2 && wait \$first"
 
 csv_bytes=$(curl -sS --fail "$query_url" | wc -c)
 python3 - "$raw" "$SERVER" "$rows" "$csv_bytes" <<'PY' | tee "$BENCH_DIR/cluster-$SERVER.md"
