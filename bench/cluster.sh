@@ -122,19 +122,16 @@ measure "chexport --shard-url, -j 2" verify "\"\$chexport\" export --url \"\$url
 measure "chexport --worker 1/2 + 2/2, --shard-url" verify "\"\$chexport\" export --url \"\$url\" -t bench.dist -o \"\$out\" $cx --shard-url 'http://{host}:$http_port' --worker 1/2 & first=\$!; \"\$chexport\" export --url \"\$url\" -t bench.dist -o \"\$out\" $cx --shard-url 'http://{host}:$http_port' --worker 2/2 && wait \$first"
 
 csv_bytes=$(curl -sS --fail "$query_url" | wc -c)
-python3 - "$raw" "$SERVER" "$rows" "$csv_bytes" <<'PY' | tee "$BENCH_DIR/cluster-$SERVER.md"
-import collections, statistics, sys
+PYTHONPATH="$(dirname "$0")" python3 - "$raw" "$SERVER" "$rows" "$csv_bytes" <<'PY' | tee "$BENCH_DIR/cluster-$SERVER.md"
+import sys
+from medians import cell, read_medians
 raw, server, rows, csv_bytes = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-runs = collections.OrderedDict()
-for line in open(raw):
-    name, wall, user, sys_, rss = line.rstrip("\n").split("\t")
-    runs.setdefault(name, []).append((float(wall), float(user) + float(sys_), int(rss)))
-med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), max(r[2] for r in v)) for k, v in runs.items()}
+reps, med = read_medians(raw)
 base = med["curl -o /dev/null (Distributed query)"][0]
 zbase = med["curl | zstd -1 (Distributed query)"][0]
-print(f"ClickHouse {server}, two shards on two servers: {rows:,} rows, {csv_bytes / 1e6:,.0f} MB of CSV; median of {len(next(iter(runs.values())))} runs\n")
+print(f"ClickHouse {server}, two shards on two servers: {rows:,} rows, {csv_bytes / 1e6:,.0f} MB of CSV; median of {reps} runs\n")
 print("| case | wall s | MB/s of CSV | client CPU s | max RSS MiB | / curl | / curl \\| zstd |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 for k, (wall, cpu, rss) in med.items():
-    print(f"| {k.replace('|', chr(92) + '|')} | {wall:.2f} | {csv_bytes / 1e6 / wall:.0f} | {cpu:.2f} | {rss / 1024:.0f} | {wall / base:.2f} | {wall / zbase:.2f} |")
+    print(f"| {cell(k)} | {wall:.2f} | {csv_bytes / 1e6 / wall:.0f} | {cpu:.2f} | {rss / 1024:.0f} | {wall / base:.2f} | {wall / zbase:.2f} |")
 PY

@@ -74,18 +74,15 @@ if [[ $SERVER != 18.16 ]]; then
   measure "chexport import (zstd as it is)" with_chexport
 fi
 
-python3 - "$raw" "$SERVER" "$rows" "$csv_bytes" "${#files[@]}" <<'PY' | tee "$BENCH_DIR/import-$SERVER.md"
-import collections, statistics, sys
+PYTHONPATH="$(dirname "$0")" python3 - "$raw" "$SERVER" "$rows" "$csv_bytes" "${#files[@]}" <<'PY' | tee "$BENCH_DIR/import-$SERVER.md"
+import sys
+from medians import cell, read_medians
 raw, server, rows, csv_bytes, files = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-runs = collections.OrderedDict()
-for line in open(raw):
-    name, wall, user, sys_, rss = line.rstrip("\n").split("\t")
-    runs.setdefault(name, []).append((float(wall), float(user) + float(sys_), int(rss)))
-med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), max(r[2] for r in v)) for k, v in runs.items()}
+reps, med = read_medians(raw)
 base = med["zstd -dc | curl INSERT"][0]
-print(f"ClickHouse {server}: {rows:,} rows, {csv_bytes / 1e6:,.0f} MB of CSV in {files} files; median of {len(next(iter(runs.values())))} runs\n")
+print(f"ClickHouse {server}: {rows:,} rows, {csv_bytes / 1e6:,.0f} MB of CSV in {files} files; median of {reps} runs\n")
 print("| case | wall s | MB/s of CSV | client CPU s | max RSS MiB | wall / by hand |")
 print("|---|---:|---:|---:|---:|---:|")
 for k, (wall, cpu, rss) in med.items():
-    print(f"| {k.replace('|', chr(92) + '|')} | {wall:.2f} | {csv_bytes / 1e6 / wall:.0f} | {cpu:.2f} | {rss / 1024:.0f} | {wall / base:.2f} |")
+    print(f"| {cell(k)} | {wall:.2f} | {csv_bytes / 1e6 / wall:.0f} | {cpu:.2f} | {rss / 1024:.0f} | {wall / base:.2f} |")
 PY
