@@ -55,7 +55,14 @@ TestCluster::TestCluster() {
   std::string xml = dir->str() + "/cluster.xml";
   std::ofstream(xml) << "<remote_servers><two_shards><shard>" << replica(host_a, tcp, "shard1")
                      << "</shard><shard>" << replica(host_b, tcp, "shard2")
-                     << replica(host_a, tcp, "shard2") << "</shard></two_shards></remote_servers>";
+                     << replica(host_a, tcp, "shard2")
+                     << "</shard></two_shards>"
+                     // Clusters whose shard's database remote() cannot tell: its replicas name
+                     // different ones, or none.
+                     << "<two_databases><shard>" << replica(host_a, tcp, "shard1")
+                     << replica(host_b, tcp, "shard2") << "</shard></two_databases>"
+                     << "<no_database><shard><replica><host>" << host_a << "</host><port>" << tcp
+                     << "</port></replica></shard></no_database></remote_servers>";
   std::map<std::string, std::string> env{{"CHEXPORT_HTTP_PORT", std::to_string(http_port_)},
                                          {"CHEXPORT_TCP_PORT", std::to_string(tcp)},
                                          {"CHEXPORT_CONFIG_XML", xml}};

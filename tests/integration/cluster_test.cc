@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <csignal>
+#include <filesystem>
 #include <map>
 
 #include "checks.h"
@@ -176,6 +177,33 @@ TEST(Cluster, ShardUrlReadsStraightFromTheReplicas) {
   EXPECT_NE(bad.output.find("--shard-url \"http://127.0.0.1:8123\" has no {host}"),
             std::string::npos)
       << bad.output;
+}
+
+// remote() reads one database on all of a shard's replicas: where the replicas name different
+// ones, or none, which table is meant is not known, and the export stops before it starts.
+TEST(Cluster, AShardWhoseDatabaseIsUnclearIsRefused) {
+  Events e;
+  TempDir out;
+  struct Case {
+    const char* cluster;
+    std::string message;
+  } cases[] = {
+      {"two_databases",
+       "dist.unclear: the replicas of shard 1 of cluster two_databases keep its table in "
+       "different databases (shard1, shard2)"},
+      {"no_database", "dist.unclear names no database, and replica " + e.cluster.a().host() +
+                          " of cluster no_database has no <default_database>"},
+  };
+  for (const Case& c : cases) {
+    e.cluster.a().query("DROP TABLE IF EXISTS dist.unclear");
+    e.cluster.a().query("CREATE TABLE dist.unclear AS shard1.local ENGINE = Distributed(" +
+                        std::string(c.cluster) + ", '', local)");
+    auto r = run_chexport(
+        {"export", "--url", e.cluster.a().url(), "-t", "dist.unclear", "--out", out.str()});
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(out.path() / "dist")) << c.cluster;
+  }
 }
 
 // The password goes into remote()'s arguments: it never shows in messages, logs or the manifest,
