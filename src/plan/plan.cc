@@ -195,10 +195,7 @@ TableParts read_parts(ClickHouseClient& client, const TableRef& table) {
                  "FROM " +
                  table.system_table("parts") +
                  " WHERE database = " + quote_string(table.stored_db()) +
-                 " AND table = " + quote_string(table.stored_table()) + " AND active GROUP BY id" +
-                 // Replicas' parts have the same names but their own modification times: the
-                 // first live replica, every time, keeps a shard's data version steady.
-                 (table.shard ? " SETTINGS load_balancing = 'in_order'" : ""),
+                 " AND table = " + quote_string(table.stored_table()) + " AND active GROUP BY id",
              "reading the partitions of " + table.display() + " from system.parts")) {
       parts.by_id[row.at(1)] =
           PartitionParts{row.at(0),         to_u64(row.at(2)), to_u64(row.at(3)),
@@ -516,6 +513,24 @@ std::optional<DistributedEngine> distributed_engine(ClickHouseClient& client,
   }
 }
 
+// One shard planned like a table. readonly=1 forbids what reading a shard takes (table functions
+// on 18.16, remote() on any): said as the access problem it is, with the way out.
+TablePlan plan_shard(ClickHouseClient& client, const ServerVersion& version, const TableSpec& spec,
+                     const SplitOptions& split, const ColumnOptions& column_options) {
+  constexpr int readonly_code = 164;  // ClickHouse's READONLY
+  try {
+    return plan_table(client, version, spec, split, column_options);
+  } catch (const Error& e) {
+    if (e.server_code() != readonly_code) throw;
+    throw Error(ErrorKind::permanent, ErrorCategory::auth,
+                spec.table.display() + " is a Distributed table, whose shards chexport reads " +
+                    "through remote(), which a readonly=1 user may not run (" + e.what() +
+                    "); export as a user with readonly=2 or 0, or export each shard's local "
+                    "table from one of its replicas")
+        .with_server_code(e.server_code());
+  }
+}
+
 // One plan of a Distributed table's shards: each shard planned like a table of its own (through
 // remote()), its tasks under "shard=N/". Each shard's plan checks itself against its own count().
 TablePlan plan_distributed(ClickHouseClient& client, const ServerVersion& version,
@@ -527,7 +542,7 @@ TablePlan plan_distributed(ClickHouseClient& client, const ServerVersion& versio
   for (const auto& shard : read_shards(client, engine, spec.table)) {
     TableSpec shard_spec = spec;
     shard_spec.table.shard = shard;
-    TablePlan p = plan_table(client, version, shard_spec, split, column_options);
+    TablePlan p = plan_shard(client, version, shard_spec, split, column_options);
     if (out.columns.empty()) {
       out.columns = p.columns;
     } else if (layout(p.columns) != layout(out.columns)) {

@@ -154,8 +154,9 @@ class Run {
                        options_.output, result, cancel_, progress_, attempt);
         return;
       } catch (const Error& e) {
-        // As run_task does on the run's connection: the replica may still run the query.
-        if (e.category() != ErrorCategory::connection && e.category() != ErrorCategory::cancelled)
+        // As run_task does on the run's connection: the replica may still run the query (after
+        // a timeout, say).
+        if (e.category() != ErrorCategory::cancelled)
           replica.kill_queries({replica.current_query_id()});
         if (e.category() != ErrorCategory::connection || i + 1 == n || should_stop()) throw;
         spdlog::warn("{}; trying the shard's next replica", e.what());
@@ -395,19 +396,30 @@ std::vector<std::string> parts_of_other_counts(Store& store, const WorkerShare& 
 // are writing the rest.
 void start_fresh_share(const ExportOptions& options, const PreviousExport& previous, Store& store,
                        const RunResult& run) {
-  std::set<std::string> dirs;
-  for (const TaskResult& r : run.tasks) dirs.insert(r.task.dir);
+  std::set<std::string> mine, stale;
+  for (const TaskResult& r : run.tasks) mine.insert(r.task.dir);
   auto add_stale = [&](const PreviousExport& part) {
     for (const auto& [dir, task] : part.tasks) {
-      if (!run.plan_dirs.count(dir)) dirs.insert(dir);
+      if (!dir.empty() && !run.plan_dirs.count(dir)) stale.insert(dir);
     }
   };
   add_stale(previous);
   std::vector<std::string> old_parts = parts_of_other_counts(store, options.output.worker);
-  for (const std::string& name : old_parts) add_stale(read_previous_for_fresh(store, name));
-  std::vector<std::string> list(dirs.begin(), dirs.end());
-  store.clean_leftovers(list);
-  for (const std::string& dir : list) remove_data_files(store, dir);
+  // An unreadable part throws: its files could not be told from the other workers'.
+  for (const std::string& name : old_parts) add_stale(read_previous_export(store, name));
+  // Leftovers are cleaned below a directory, so not below one that holds a task of the new plan
+  // (a partition now split into ranges): another worker may be writing there.
+  std::vector<std::string> clean(mine.begin(), mine.end());
+  for (const std::string& dir : stale) {
+    bool holds_planned =
+        std::any_of(run.plan_dirs.begin(), run.plan_dirs.end(),
+                    [&](const std::string& d) { return d.starts_with(dir + "/"); });
+    if (!holds_planned) clean.push_back(dir);
+  }
+  store.clean_leftovers(clean);
+  for (const std::set<std::string>* dirs : {&mine, &stale}) {
+    for (const std::string& dir : *dirs) remove_data_files(store, dir);
+  }
   for (const std::string& name : old_parts) store.remove(name);
   store.remove(options.output.worker.manifest_name());
 }
@@ -439,7 +451,7 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
   const bool shared = options.output.worker.shared();
   if (shared) refuse_whole_export(store);
   if (options.output.fresh && shared) {
-    start_fresh_share(options, read_previous_for_fresh(store, manifest_name), store, run);
+    start_fresh_share(options, read_previous_export(store, manifest_name), store, run);
     return;
   }
   if (options.output.fresh) {
@@ -448,15 +460,17 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
     return;
   }
   PreviousExport previous = read_previous_export(store, manifest_name);
+  // The checks come before any cleaning: a refused --worker share may be another worker's now.
+  if (!previous.exists) {
+    refuse_unlisted_data_files(store, run, manifest_name);
+  } else {
+    check_same_options(previous, run.fingerprint, options.output.dir);
+    if (shared) refuse_changed_plan(previous, run, manifest_name);
+  }
   if (size_t n = store.clean_leftovers(export_dirs(options, previous, run)); n > 0) {
     spdlog::info("removed {} unfinished file(s) left by an earlier run", n);
   }
-  if (!previous.exists) {
-    refuse_unlisted_data_files(store, run, manifest_name);
-    return;
-  }
-  check_same_options(previous, run.fingerprint, options.output.dir);
-  if (shared) refuse_changed_plan(previous, run, manifest_name);
+  if (!previous.exists) return;
   size_t kept = 0, redo = 0;
   for (TaskResult& result : run.tasks) {
     const Task& task = result.task;
@@ -509,9 +523,8 @@ std::string schema_sql(ClickHouseClient& client, const ServerVersion& version,
 
 // Connects, plans, and records what the plan says about the server, the tables and the tasks.
 std::vector<TablePlan> plan_run(const ExportOptions& options, Worker& probe, RunResult& run,
-                                ServerVersion& version) {
-  run.server_version = probe.client.server_version().text;
-  version = parse_server_version(run.server_version);
+                                const ServerVersion& version) {
+  run.server_version = version.text;
   run.server_timezone = probe.client.server_timezone();
   run.identity.hostname = probe.client.server_hostname();
   run.identity.url = options.connection.url;
@@ -537,14 +550,30 @@ std::vector<TablePlan> plan_run(const ExportOptions& options, Worker& probe, Run
   return plans;
 }
 
-// A shard's count, stream and data version must come from one replica, not from whichever
-// remote() picks for each query: in_order takes the first live one, as planning did.
-void read_shards_in_order(ConnectionOptions& connection, const RunResult& run) {
-  bool sharded = std::any_of(run.tasks.begin(), run.tasks.end(),
-                             [](const TaskResult& r) { return r.task.table.shard != nullptr; });
+// A shard's planned rows, counts, stream and data version must come from one replica, not from
+// whichever remote() picks for each query: in_order takes the first live one every time. The
+// setting acts on remote() and Distributed queries only; a readonly=1 user cannot send it.
+void read_shards_in_order(ConnectionOptions& connection, const UserSettings& user) {
   bool asked = std::any_of(connection.settings.begin(), connection.settings.end(),
                            [](const auto& kv) { return kv.first == "load_balancing"; });
-  if (sharded && !asked) connection.settings.emplace_back("load_balancing", "in_order");
+  if (!asked && user.may_change()) connection.settings.emplace_back("load_balancing", "in_order");
+}
+
+// The server's version, and what it lets this user change: asked before planning, whose queries
+// depend on it. The version first: an unreachable server or a wrong password shows there.
+struct FirstContact {
+  ServerVersion version;
+  UserSettings user;
+};
+FirstContact first_contact(const ExportOptions& options, const CancelToken* cancel,
+                           const QueryRetry& retry) {
+  ClickHouseClient client(options.connection);
+  if (cancel != nullptr) client.set_cancel_flag(&cancel->requested);
+  client.set_query_retry(retry);
+  FirstContact first;
+  first.version = client.server_version();
+  first.user = read_user_settings(client);
+  return first;
 }
 
 // --worker K/N: keeps this worker's share of the planned tasks, and records the whole plan's
@@ -650,17 +679,18 @@ RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) 
     throw_usage("--format must be CSV or CSVWithNames, not \"" + options.output.format + "\"");
   }
   QueryRetry query_retry{options.retry.retries, options.retry.first_delay, options.retry.max_delay};
+  FirstContact first = first_contact(options, cancel, query_retry);
+  const UserSettings& user = first.user;
+  read_shards_in_order(options.connection, user);
   Worker probe(options, cancel);
   // Planning's queries meet the same load balancers and proxies as the tasks' do.
   probe.client.set_query_retry(query_retry);
-  ServerVersion version;
+  ServerVersion version = first.version;
   std::vector<TablePlan> plans = plan_run(options, probe, run, version);
   if (options.output.worker.shared()) take_share(options.output.worker, run);
-  read_shards_in_order(options.connection, run);
   bool asked = std::any_of(
       options.connection.settings.begin(), options.connection.settings.end(),
       [](const auto& kv) { return kv.first == "cancel_http_readonly_queries_on_client_close"; });
-  UserSettings user = read_user_settings(probe.client);
   if (!asked && can_cancel_on_close(user))
     options.connection.settings.emplace_back("cancel_http_readonly_queries_on_client_close", "1");
   // Planning's few small answers come plain; the tasks' as settled here.

@@ -179,6 +179,22 @@ TEST(Cluster, ShardUrlReadsStraightFromTheReplicas) {
       << bad.output;
 }
 
+// A readonly=1 user may not read the shards through remote() (nor send load_balancing): one
+// line that says so and how to get on, exit 6, nothing written.
+TEST(Cluster, AReadonlyUserIsToldWhyTheShardsCannotBeRead) {
+  Events e;
+  TempDir out;
+  auto r = run_chexport({"export", "--url", e.cluster.a().url(), "--user", "reader", "-t",
+                         "dist.events", "--out", out.str()});
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("chexport: error: dist.events is a Distributed table, whose shards "
+                          "chexport reads through remote(), which a readonly=1 user may not run ("),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("export as a user with readonly=2 or 0"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(out.path() / "dist"));
+}
+
 // remote() reads one database on all of a shard's replicas: where the replicas name different
 // ones, or none, which table is meant is not known, and the export stops before it starts.
 TEST(Cluster, AShardWhoseDatabaseIsUnclearIsRefused) {
