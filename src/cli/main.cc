@@ -108,6 +108,7 @@ struct Flags {
   std::string verify_dir, target, target_database, target_user, target_password_file,
       target_password_env;
   bool against_server = false, content = false;
+  bool deep = false;  // verify: read S3 objects back
   // import only
   std::string import_source, database, journal;
   bool create_tables = false, dry_run = false;
@@ -694,7 +695,7 @@ int run_verify(const CLI::App* app, const Flags& f) {
     target = std::make_unique<ClickHouseClient>(target_connection(app, f, client->options()));
     target->set_cancel_flag(&cancel_token.requested);
   }
-  VerifyReport report = verify_export(*store, manifest, client.get());
+  VerifyReport report = verify_export(*store, manifest, client.get(), f.deep);
   size_t compared = 0;
   if (target != nullptr) {
     compared = compare_content(*store, manifest, *client,
@@ -711,8 +712,13 @@ int run_verify(const CLI::App* app, const Flags& f) {
   std::string handed_off = report.handed_off == 0 ? std::string()
                                                   : " (" + std::to_string(report.handed_off) +
                                                         " handed off to --on-file and removed)";
-  spdlog::info("{}: OK: {} file(s), {} rows, {} bytes verified{}{}{}", f.verify_dir, report.files,
-               report.rows, report.bytes, handed_off,
+  std::string headed =
+      report.headed == 0
+          ? std::string()
+          : " (" + std::to_string(report.headed) +
+                " S3 object(s) by size and ETag, as uploaded; --deep reads them back)";
+  spdlog::info("{}: OK: {} file(s), {} rows, {} bytes verified{}{}{}{}", f.verify_dir, report.files,
+               report.rows, report.bytes, headed, handed_off,
                f.against_server ? ", counts match the server" : "",
                target == nullptr ? std::string()
                                  : ", content of " + std::to_string(compared) +
@@ -806,6 +812,9 @@ int main(int argc, char** argv) {
       ->required();
   verify->add_flag("--against-server", f.against_server,
                    "also recount every task's rows on the server");
+  verify->add_flag("--deep", f.deep,
+                   "read every S3 object back (SHA-256, zstd, rows), not only its size and ETag; "
+                   "local files are always read");
   verify->add_flag("--content", f.content,
                    "with --against-server and --target: compare every column's content, hashed "
                    "by both servers, per imported partition");

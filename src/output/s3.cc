@@ -272,14 +272,19 @@ S3Client::Response S3Client::request(const char* method, const std::string& key,
                 where + ": " + (error_buffer[0] ? error_buffer : curl_easy_strerror(code)));
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  curl_off_t length = -1;
+  curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  response.content_length = length;
   if (response.status >= 200 && response.status < 300) return response;
   if (response.status == 412 && condition != nullptr) return response;
   std::string s3_code = xml_value(response.body, "Code");
-  // A missing object is an answer (resume, verify); a missing bucket is an error.
+  // A missing object is an answer (resume, verify); a missing bucket is an error. A HEAD's 404
+  // has no body to tell them apart: the object's absence is the likely answer.
   if (response.status == 404 && std::string_view(method) == "GET" && sink != nullptr &&
       s3_code != "NoSuchBucket") {
     return response;
   }
+  if (response.status == 404 && std::string_view(method) == "HEAD") return response;
   std::string message =
       where + ": HTTP " + std::to_string(response.status) + (s3_code.empty() ? "" : " " + s3_code);
   std::string detail = xml_value(response.body, "Message");
@@ -324,8 +329,9 @@ std::string S3Client::upload_part(const std::string& key, const std::string& upl
   return r.etag;
 }
 
-void S3Client::complete_multipart_upload(const std::string& key, const std::string& upload_id,
-                                         const std::vector<std::string>& etags) {
+std::string S3Client::complete_multipart_upload(const std::string& key,
+                                                const std::string& upload_id,
+                                                const std::vector<std::string>& etags) {
   std::string xml = "<CompleteMultipartUpload>";
   for (size_t i = 0; i < etags.size(); ++i) {
     xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
@@ -340,6 +346,14 @@ void S3Client::complete_multipart_upload(const std::string& key, const std::stri
         ErrorKind::transient, ErrorCategory::export_failed,
         "completing the upload of s3://" + bucket_ + "/" + key + ": " + xml_value(r.body, "Code"));
   }
+  std::string etag = s3_etag(xml_value(r.body, "ETag"));
+  if (etag.empty()) etag = s3_etag(r.etag);
+  if (etag.empty()) {
+    // radosgw 16 answers <ETag></ETag>: the object itself has one.
+    auto head = head_object(key);
+    if (head) etag = head->etag;
+  }
+  return etag;
 }
 
 void S3Client::abort_multipart_upload(const std::string& key,
@@ -359,6 +373,24 @@ void S3Client::delete_object(const std::string& key) {
 bool S3Client::get_object(const std::string& key, ByteSink& sink) {
   Response r = request("GET", key, "", "", &sink, "GET");
   return r.status != 404;
+}
+
+std::optional<S3Client::Head> S3Client::head_object(const std::string& key) {
+  Response r = request("HEAD", key, "", "", nullptr, "HEAD");
+  if (r.status == 404) return std::nullopt;
+  if (r.content_length < 0) {
+    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+                "HEAD s3://" + bucket_ + "/" + key + ": no Content-Length in the answer");
+  }
+  return Head{static_cast<uint64_t>(r.content_length), s3_etag(r.etag)};
+}
+
+std::string s3_etag(std::string_view raw) {
+  std::string etag(raw);
+  for (size_t at; (at = etag.find("&quot;")) != std::string::npos;) etag.replace(at, 6, "\"");
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+    etag = etag.substr(1, etag.size() - 2);
+  return etag;
 }
 
 std::vector<S3Client::Object> S3Client::list_objects(const std::string& prefix) {

@@ -42,6 +42,12 @@ class LocalStore final : public Store {
     }
     return true;
   }
+  std::optional<FileHead> head(const std::string& relative) override {
+    std::error_code ec;
+    uint64_t size = fs::file_size(describe(relative), ec);
+    if (ec) return std::nullopt;
+    return FileHead{size, ""};
+  }
   std::vector<StoredFile> list(const std::string& dir) override {
     std::vector<StoredFile> files;
     std::error_code ec;
@@ -133,9 +139,10 @@ class S3File final : public OutputFile {
     // The server may complete the upload even if its answer is lost: from here on, taking the
     // file back means deleting the object.
     committed_ = true;
-    client_.complete_multipart_upload(key_, upload_id_, etags_);
+    etag_ = client_.complete_multipart_upload(key_, upload_id_, etags_);
     upload_id_.clear();
   }
+  std::string stored_etag() const override { return etag_; }
   void uncommit() noexcept override {
     if (!committed_) return;
     try {
@@ -173,6 +180,7 @@ class S3File final : public OutputFile {
   std::string buffer_;
   std::string upload_id_;
   std::vector<std::string> etags_;
+  std::string etag_;  // the object's, once committed
   bool committed_ = false;
 };
 
@@ -196,6 +204,11 @@ class S3Store final : public Store {
   }
   bool read(const std::string& relative, ByteSink& sink) override {
     return client_.get_object(location_.key(relative), sink);
+  }
+  std::optional<FileHead> head(const std::string& relative) override {
+    auto h = client_.head_object(location_.key(relative));
+    if (!h) return std::nullopt;
+    return FileHead{h->size, h->etag};
   }
   std::vector<StoredFile> list(const std::string& dir) override {
     std::string prefix = location_.key(dir) + "/";

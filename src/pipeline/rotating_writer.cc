@@ -63,7 +63,7 @@ void RotatingWriter::close_current() {
   if (encoder_ != nullptr) encoder_->end_frame(sink_);
   current_->finish();
   files_.push_back(WrittenFile{current_->name(), current_rows_, current_csv_bytes_, sink_.bytes,
-                               sink_.sha.hex_digest()});
+                               sink_.sha.hex_digest(), false, ""});
   finished_.push_back(std::move(current_));
   sink_.file = nullptr;
 }
@@ -114,7 +114,12 @@ void RotatingWriter::commit() {
   finish();
   size_t renamed = 0;
   try {
-    for (; renamed < finished_.size(); ++renamed) finished_[renamed]->commit();
+    // files_ ends with the finished_ ones, in the same order.
+    const size_t first = files_.size() - finished_.size();
+    for (; renamed < finished_.size(); ++renamed) {
+      finished_[renamed]->commit();
+      files_[first + renamed].etag = finished_[renamed]->stored_etag();
+    }
   } catch (...) {
     // All or nothing: take back the files already under their final names, and the one whose
     // commit failed (it may have become visible before the failure was noticed).

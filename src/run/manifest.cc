@@ -117,8 +117,9 @@ void write_task(JsonWriter& j, const TaskResult& t) {
         .field("csv_bytes", f.csv_bytes)
         .field("compressed_bytes", f.compressed_bytes)
         .field("sha256", f.sha256)
-        .field("handed_off", f.handed_off)
-        .end_object();
+        .field("handed_off", f.handed_off);
+    if (!f.etag.empty()) j.field("etag", f.etag);
+    j.end_object();
   }
   j.end_array();
   j.end_object();

@@ -150,9 +150,10 @@ PreviousExport read_previous_export(Store& store, const std::string& manifest_na
     if (t["files"].get_array().get(files) == simdjson::SUCCESS) {
       for (simdjson::dom::element f : files) {
         bool handed_off = json_flag(f, "handed_off");
-        task.files.push_back(
-            WrittenFile{json_text(f, "path"), json_number(f, "rows"), json_number(f, "csv_bytes"),
-                        json_number(f, "compressed_bytes"), json_text(f, "sha256"), handed_off});
+        task.files.push_back(WrittenFile{json_text(f, "path"), json_number(f, "rows"),
+                                         json_number(f, "csv_bytes"),
+                                         json_number(f, "compressed_bytes"), json_text(f, "sha256"),
+                                         handed_off, json_text(f, "etag")});
         previous.files.push_back(task.files.back().path);
       }
     }
@@ -232,6 +233,19 @@ std::string why_export_again(const PreviousExport& previous, const PreviousTask*
 std::string check_files(Store& store, const PreviousTask& task) {
   for (const WrittenFile& f : task.files) {
     if (f.handed_off) continue;  // the --on-file command took it, and it was removed
+    if (!f.etag.empty()) {
+      // An object as uploaded keeps its ETag and size; any other bytes under its key (a rewrite,
+      // a copy, a truncation) get another ETag. A HEAD says so without reading the object.
+      std::optional<FileHead> head = store.head(f.path);
+      if (!head) return f.path + " is missing";
+      if (head->size != f.compressed_bytes) {
+        return f.path + " has " + std::to_string(head->size) + " bytes, the manifest says " +
+               std::to_string(f.compressed_bytes);
+      }
+      if (head->etag != f.etag)
+        return f.path + " has ETag " + head->etag + ", the manifest says " + f.etag;
+      continue;
+    }
     HashSink sink;
     if (!store.read(f.path, sink)) return f.path + " is missing";
     if (sink.bytes != f.compressed_bytes) {

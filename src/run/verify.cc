@@ -71,12 +71,33 @@ class CheckSink final : public ByteSink {
 };
 
 // One file the manifest lists: there, of its size and SHA-256, valid zstd, of its rows.
-void check_file(Store& store, const ManifestFile& f, bool header, std::set<std::string>& listed,
-                VerifyReport& report) {
+// An S3 object as uploaded (size and ETag, by a HEAD): its rows are the manifest's.
+void check_head(Store& store, const ManifestFile& f, VerifyReport& report) {
+  std::optional<FileHead> head = store.head(f.path);
+  ++report.headed;
+  if (!head) {
+    report.problems.push_back("missing: " + f.path);
+  } else if (head->size != f.compressed_bytes) {
+    report.problems.push_back("corrupted: " + f.path + " has " + std::to_string(head->size) +
+                              " bytes, the manifest says " + std::to_string(f.compressed_bytes));
+  } else if (head->etag != f.etag) {
+    report.problems.push_back("corrupted: " + f.path + " has ETag " + head->etag +
+                              ", the manifest says " + f.etag + " (not the object uploaded)");
+  } else {
+    report.rows += f.rows;
+  }
+}
+
+void check_file(Store& store, const ManifestFile& f, bool header, bool deep,
+                std::set<std::string>& listed, VerifyReport& report) {
   listed.insert(f.path);
   ++report.files;
   if (f.handed_off) {
     ++report.handed_off;  // given to the --on-file command and removed: nothing to read
+    return;
+  }
+  if (!deep && !f.etag.empty()) {
+    check_head(store, f, report);
     return;
   }
   CheckSink check(f.path.ends_with(".zst"));
@@ -104,7 +125,8 @@ void check_file(Store& store, const ManifestFile& f, bool header, std::set<std::
 
 }  // namespace
 
-VerifyReport verify_export(Store& store, const ExportManifest& manifest, ClickHouseClient* client) {
+VerifyReport verify_export(Store& store, const ExportManifest& manifest, ClickHouseClient* client,
+                           bool deep) {
   VerifyReport report;
   report.problems = manifest.problems;
   bool header = manifest.format == "CSVWithNames";
@@ -118,7 +140,7 @@ VerifyReport verify_export(Store& store, const ExportManifest& manifest, ClickHo
     uint64_t task_rows = 0;
     for (const ManifestFile& f : task.files) {
       task_rows += f.rows;
-      check_file(store, f, header, listed, report);
+      check_file(store, f, header, deep, listed, report);
     }
     if (task_rows != task.written_rows) {
       report.problems.push_back("inconsistent: task " + task.dir + " lists files with " +

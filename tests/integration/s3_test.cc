@@ -8,9 +8,11 @@
 #include <iostream>
 #include <memory>
 #include <set>
+#include <sstream>
 
 #include "checks.h"
 #include "chexport/output/store.h"
+#include "network.h"
 #include "test_server.h"
 
 namespace chexport::testing {
@@ -190,6 +192,124 @@ TEST(S3, ExportWithKeysThatNeedEncodingAndVerify) {
   EXPECT_NE(again.output.find("4 task(s) already done and verified, 0 to export"),
             std::string::npos)
       << again.output;
+}
+
+// nginx in front of radosgw, logging what each request sent back: an independent count of the
+// object bytes chexport reads.
+class LoggedS3 {
+ public:
+  LoggedS3()
+      : log_(dir_.str() + "/access.log"),
+        nginx_(
+            "log_format sent '$request_method $uri $body_bytes_sent';\n"
+            "server {\n  listen 127.0.0.1:{PORT};\n  access_log " +
+            log_ +
+            " sent;\n  client_max_body_size 0;\n"
+            "  location / {\n    proxy_pass " +
+            test_s3().endpoint() +
+            ";\n    proxy_set_header Host $http_host;\n"  // SigV4 signs the Host chexport sent
+            "    proxy_http_version 1.1;\n    proxy_request_buffering off;\n"
+            "    proxy_buffering off;\n  }\n}") {}
+  // chexport's environment, with the endpoint through nginx.
+  std::map<std::string, std::string> env() const {
+    auto env = test_s3().env();
+    env["AWS_ENDPOINT_URL"] = nginx_.url();
+    return env;
+  }
+  // Requests of `method` for data files (part-*) since the last call, and the bytes they sent.
+  std::pair<uint64_t, uint64_t> data_requests(const std::string& method) {
+    std::istringstream lines(read_file(log_));
+    std::string m, uri;
+    uint64_t sent = 0, requests = 0, bytes = 0, line = 0;
+    while (lines >> m >> uri >> sent) {
+      if (line++ < seen_[method] || m != method || uri.find("/part-") == std::string::npos)
+        continue;
+      ++requests;
+      bytes += sent;
+    }
+    seen_[method] = line;
+    return {requests, bytes};
+  }
+
+ private:
+  TempDir dir_;
+  std::string log_;
+  Nginx nginx_;
+  std::map<std::string, uint64_t> seen_;
+};
+
+// A resume and a verify of a finished export ask for each object's size and ETag (HEAD) and read
+// no object back; verify --deep reads every one; an object replaced since is found either way.
+TEST(S3, AResumeAndAVerifyReadNoObjectBack) {
+  std::string db = fresh_database();
+  std::string bucket = fresh_bucket();
+  http_query("CREATE TABLE " + db +
+             ".t (p UInt8, n UInt64, s String) ENGINE = MergeTree PARTITION BY p ORDER BY n");
+  http_query("INSERT INTO " + db +
+             ".t SELECT number % 4, number, toString(cityHash64(number)) FROM numbers(40000)");
+  settle_parts(db, "t");
+  LoggedS3 s3;
+  std::string prefix = "s3://" + bucket + "/headed";
+  std::vector<std::string> args{"export", "--url", test_server().url(), "-t", db + ".t",
+                                "-o",     prefix};
+  ASSERT_EQ(run_chexport(args, s3.env()).exit_code, 0);
+  simdjson::dom::parser parser;
+  simdjson::dom::element manifest = parser.parse(get_object(bucket, "headed/manifest.json"));
+  uint64_t files = 0, bytes = 0;
+  std::string first_key;
+  for (simdjson::dom::element t : manifest["tasks"].get_array()) {
+    for (simdjson::dom::element f : t["files"].get_array()) {
+      ++files;
+      bytes += uint64_t(f["compressed_bytes"]);
+      // The ETag S3 gave the object, without quotes.
+      std::string_view etag = f["etag"];
+      EXPECT_FALSE(etag.empty());
+      EXPECT_EQ(etag.find('"'), std::string_view::npos) << etag;
+      if (first_key.empty()) first_key = "headed/" + std::string(std::string_view(f["path"]));
+    }
+  }
+  ASSERT_EQ(files, 4u);
+  s3.data_requests("GET");
+  s3.data_requests("HEAD");
+
+  auto again = run_chexport(args, s3.env());
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("4 task(s) already done and verified, 0 to export"),
+            std::string::npos)
+      << again.output;
+  EXPECT_EQ(s3.data_requests("GET"), std::make_pair(uint64_t{0}, uint64_t{0}));
+  EXPECT_EQ(s3.data_requests("HEAD").first, files);
+
+  auto verify = run_chexport({"verify", prefix}, s3.env());
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_NE(verify.output.find("OK: 4 file(s), 40000 rows, 0 bytes verified (4 S3 object(s) by "
+                               "size and ETag, as uploaded; --deep reads them back)"),
+            std::string::npos)
+      << verify.output;
+  EXPECT_EQ(s3.data_requests("GET").second, 0u);
+  auto deep = run_chexport({"verify", prefix, "--deep"}, s3.env());
+  EXPECT_EQ(deep.exit_code, 0) << deep.output;
+  EXPECT_NE(
+      deep.output.find("OK: 4 file(s), 40000 rows, " + std::to_string(bytes) + " bytes verified"),
+      std::string::npos)
+      << deep.output;
+  EXPECT_EQ(s3.data_requests("GET"), std::make_pair(files, bytes));
+
+  // Another object of the same size under one key: another ETag.
+  std::string original = get_object(bucket, first_key);
+  std::string replaced = original;
+  replaced[replaced.size() / 2] ^= 1;
+  long status = 0;
+  s3_call("PUT", "/" + bucket + "/" + encode(first_key), replaced, &status);
+  ASSERT_EQ(status, 200);
+  auto found = run_chexport({"verify", prefix}, s3.env());
+  EXPECT_EQ(found.exit_code, 4) << found.output;
+  EXPECT_NE(found.output.find("(not the object uploaded)"), std::string::npos) << found.output;
+  auto redo = run_chexport(args, s3.env());
+  ASSERT_EQ(redo.exit_code, 0) << redo.output;
+  EXPECT_NE(redo.output.find("3 task(s) already done and verified, 1 to export"), std::string::npos)
+      << redo.output;
+  EXPECT_EQ(run_chexport({"verify", prefix, "--deep"}, s3.env()).exit_code, 0);
 }
 
 // chexport import from a bucket: the files are read from S3 as they are sent, the journal is kept

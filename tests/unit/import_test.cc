@@ -88,8 +88,8 @@ struct StoredExport {
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
     frame.resize(ZSTD_compress2(cctx, frame.data(), frame.size(), csv.data(), csv.size()));
     ZSTD_freeCCtx(cctx);
-    file = ManifestFile{"part-000000.csv.zst", rows, csv.size(), frame.size(),
-                        Sha256::of(frame),     false};
+    file = ManifestFile{"part-000000.csv.zst", rows,  csv.size(), frame.size(),
+                        Sha256::of(frame),     false, ""};
     std::ofstream(dir.path() / file.path, std::ios::binary) << frame;
   }
 };

@@ -58,6 +58,9 @@ class OutputFile : public ByteSink {
   virtual void uncommit() noexcept = 0;
   // Where the file ends up, for the manifest and messages.
   virtual const std::string& name() const noexcept = 0;
+  // What the store answered to commit() to identify the stored bytes (S3's ETag), which a later
+  // check compares without reading them; empty where there is none (a local file).
+  virtual std::string stored_etag() const { return {}; }
 };
 
 }  // namespace chexport

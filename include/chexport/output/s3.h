@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,12 +60,19 @@ class S3Client {
   // Returns the part's ETag.
   std::string upload_part(const std::string& key, const std::string& upload_id, int part_number,
                           std::string_view body);
-  void complete_multipart_upload(const std::string& key, const std::string& upload_id,
-                                 const std::vector<std::string>& etags);
+  // Returns the object's ETag (normalized as s3_etag() does), or empty if the answer has none.
+  std::string complete_multipart_upload(const std::string& key, const std::string& upload_id,
+                                        const std::vector<std::string>& etags);
   void abort_multipart_upload(const std::string& key, const std::string& upload_id) noexcept;
   void delete_object(const std::string& key);
   // Streams the object into `sink`; false when there is no such object.
   bool get_object(const std::string& key, ByteSink& sink);
+  // HEAD: the object's size and ETag without its bytes; none when there is no such object.
+  struct Head {
+    uint64_t size = 0;
+    std::string etag;
+  };
+  std::optional<Head> head_object(const std::string& key);
 
   struct Object {
     std::string key;
@@ -84,6 +92,7 @@ class S3Client {
     long status = 0;
     std::string body;  // of errors and small answers
     std::string etag;
+    int64_t content_length = -1;  // as the answer declares it; -1 when it does not
   };
   // `condition`, when given, is a conditional header (If-None-Match: *): a 412 answer is then
   // returned, not thrown.
@@ -95,6 +104,10 @@ class S3Client {
   std::string bucket_;
   void* curl_;
 };
+
+// An ETag as S3 writes it in a header ("abc") or in XML (&quot;abc&quot;), without the quotes:
+// the one form the manifest records and compares.
+std::string s3_etag(std::string_view raw);
 
 // Percent-encodes an object key for the request path (everything but A-Z a-z 0-9 - . _ ~ /).
 std::string s3_encode_key(std::string_view key);

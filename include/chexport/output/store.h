@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,12 @@ namespace chexport {
 struct StoredFile {
   std::string path;  // relative
   uint64_t size = 0;
+};
+
+// What a store says of a file without reading it.
+struct FileHead {
+  uint64_t size = 0;
+  std::string etag;  // S3's ETag (s3_etag()); empty for a local file
 };
 
 // The lock that makes one run at a time the owner of an output (docs/resume-and-validation.md "One
@@ -62,6 +69,8 @@ class Store {
   virtual void put(const std::string& relative, std::string_view content) = 0;
   // Streams a file into `sink`; false when it does not exist.
   virtual bool read(const std::string& relative, ByteSink& sink) = 0;
+  // The file's size (and ETag), without its bytes: a stat(), or an S3 HEAD. None when absent.
+  virtual std::optional<FileHead> head(const std::string& relative) = 0;
   // The files directly in `dir` (not below it).
   virtual std::vector<StoredFile> list(const std::string& dir) = 0;
   virtual void remove(const std::string& relative) = 0;

@@ -42,6 +42,7 @@ struct WrittenFile {
   uint64_t compressed_bytes = 0;  // size of the file
   std::string sha256;             // of the file's bytes
   bool handed_off = false;        // removed after --on-file succeeded (--delete-after-hook)
+  std::string etag;               // S3: the object's ETag (OutputFile::stored_etag())
 };
 
 // Opens the i-th (0-based) output file of a task.

@@ -23,6 +23,7 @@ struct ManifestFile {
   uint64_t compressed_bytes = 0;  // the file's size
   std::string sha256;             // of the file's bytes, hex
   bool handed_off = false;        // removed after --on-file: not there to read
+  std::string etag;               // S3: the object's ETag at upload; empty for a local file
 };
 
 struct ManifestTask {

@@ -69,7 +69,8 @@ void check_same_options(const PreviousExport& previous,
 std::string why_export_again(const PreviousExport& previous, const PreviousTask* task,
                              const Task& now, const ExportIdentity& identity, Store& store);
 
-// Empty when every file of `task` has its recorded size and SHA-256; else what is wrong.
+// Empty when every file of `task` has its recorded size and SHA-256 (an S3 object with a recorded
+// ETag: its size and ETag, asked with a HEAD, nothing read); else what is wrong.
 std::string check_files(Store& store, const PreviousTask& task);
 
 // Removes data files (part-NNNNNN.csv[.zst]) directly in `dir` that are not in `keep`; returns

@@ -23,11 +23,14 @@ struct VerifyReport {
   uint64_t rows = 0;
   uint64_t bytes = 0;                 // compressed bytes read
   uint64_t handed_off = 0;            // files removed after --on-file, not checked
+  uint64_t headed = 0;                // S3 objects checked by size and ETag only (not --deep)
   std::vector<std::string> problems;  // one line each
 };
 
 // `manifest` is the export's (read_export_manifest). `client` may be null; when given, each task's
-// count() is compared with its rows.
-VerifyReport verify_export(Store& store, const ExportManifest& manifest, ClickHouseClient* client);
+// count() is compared with its rows. An S3 object whose ETag the manifest records is checked by a
+// HEAD (size and ETag: the bytes as uploaded) unless `deep`, which reads it back like a local file.
+VerifyReport verify_export(Store& store, const ExportManifest& manifest, ClickHouseClient* client,
+                           bool deep = false);
 
 }  // namespace chexport
