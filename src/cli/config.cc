@@ -194,41 +194,43 @@ std::string one_of(Reader& r, element v, const std::string& q, const char* a, co
 // "output": where and how the files are written.
 void read_output(Reader& r, element e, const std::string& p, LoadedConfig& config) {
   OutputOptions& out = config.options.output;
-  r.object(e, p,
-           {
-               {"dir",
-                [&](element v, const std::string& q) {
-                  out.dir = r.string(v, q);
-                  config.has_dir = true;
-                }},
-               {"format",
-                [&](element v, const std::string& q) {
-                  out.format = one_of(r, v, q, "CSV", "CSVWithNames");
-                }},
-               {"datetime_format",
-                [&](element v, const std::string& q) {
-                  out.datetime_format = parse_datetime_format(one_of(r, v, q, "text", "unix"), q);
-                }},
-               {"compression",
-                [&](element v, const std::string& q) {
-                  out.compression = one_of(r, v, q, "zstd", "none") == "zstd" ? Compression::zstd
-                                                                              : Compression::none;
-                }},
-               {"zstd_level",
-                [&](element v, const std::string& q) {
-                  out.zstd_level = static_cast<int>(r.integer(v, q));
-                  if (out.zstd_level < -131072 || out.zstd_level > 22)
-                    r.fail(q, "expected -131072 to 22, got " + std::to_string(out.zstd_level));
-                }},
-               {"max_rows_per_file",
-                [&](element v, const std::string& q) { out.limits.max_rows = r.count(v, q); }},
-               {"max_bytes_per_file",
-                [&](element v, const std::string& q) { out.limits.max_csv_bytes = r.size(v, q); }},
-               {"max_compressed_bytes_per_file",
-                [&](element v, const std::string& q) {
-                  out.limits.max_compressed_bytes = r.size(v, q);
-                }},
-           });
+  r.object(
+      e, p,
+      {
+          {"dir",
+           [&](element v, const std::string& q) {
+             out.dir = r.string(v, q);
+             config.has_dir = true;
+           }},
+          {"format",
+           [&](element v, const std::string& q) {
+             out.format = one_of(r, v, q, "CSV", "CSVWithNames");
+           }},
+          {"s3_profile", [&](element v, const std::string& q) { out.s3_profile = r.string(v, q); }},
+          {"datetime_format",
+           [&](element v, const std::string& q) {
+             out.datetime_format = parse_datetime_format(one_of(r, v, q, "text", "unix"), q);
+           }},
+          {"compression",
+           [&](element v, const std::string& q) {
+             out.compression =
+                 one_of(r, v, q, "zstd", "none") == "zstd" ? Compression::zstd : Compression::none;
+           }},
+          {"zstd_level",
+           [&](element v, const std::string& q) {
+             out.zstd_level = static_cast<int>(r.integer(v, q));
+             if (out.zstd_level < -131072 || out.zstd_level > 22)
+               r.fail(q, "expected -131072 to 22, got " + std::to_string(out.zstd_level));
+           }},
+          {"max_rows_per_file",
+           [&](element v, const std::string& q) { out.limits.max_rows = r.count(v, q); }},
+          {"max_bytes_per_file",
+           [&](element v, const std::string& q) { out.limits.max_csv_bytes = r.size(v, q); }},
+          {"max_compressed_bytes_per_file",
+           [&](element v, const std::string& q) {
+             out.limits.max_compressed_bytes = r.size(v, q);
+           }},
+      });
 }
 
 // "split": the task limits.

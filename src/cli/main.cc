@@ -89,7 +89,7 @@ struct Flags {
   bool insecure = false;
   std::string log_level = "info";
   // export only
-  std::string manifest, on_file, s3_part_size;
+  std::string manifest, on_file, s3_part_size, s3_profile;
   bool delete_after_hook = false;
   std::string out, format, compression, max_bytes, max_compressed_bytes, datetime_format;
   int zstd_level = 3;
@@ -410,6 +410,7 @@ void apply_destination(const CLI::App* app, const Flags& f, const LoadedConfig& 
     throw_usage("--manifest is for --out -; a directory or bucket keeps its manifest.json itself");
   }
   if (given(app, "--s3-part-size")) out.s3_part_size = parse_size(f.s3_part_size, "--s3-part-size");
+  if (given(app, "--s3-profile")) out.s3_profile = f.s3_profile;
   // The hook must not see the ClickHouse password, whichever variable it came from.
   out.hidden_env = {"CLICKHOUSE_PASSWORD"};
   if (given(app, "--password-env")) out.hidden_env.push_back(f.password_env);
@@ -492,12 +493,19 @@ void apply_run(const CLI::App* app, const Flags& f, ExportOptions& o) {
   }
 }
 
+void add_s3_profile(CLI::App* app, Flags& f) {
+  app->add_option("--s3-profile", f.s3_profile,
+                  "the AWS profile (of ~/.aws/credentials and ~/.aws/config) for s3:// (default: "
+                  "AWS_PROFILE, else the AWS_* keys, else \"default\")");
+}
+
 void add_export_flags(CLI::App* exp, Flags& f) {
   exp->add_option("--out,-o", f.out,
                   "output directory, s3://bucket/prefix (AWS_* credentials), or - for one zstd "
                   "stream on stdout");
   exp->add_option("--s3-part-size", f.s3_part_size,
                   "multipart upload part size for s3:// (default 8MiB, at least 5MiB)");
+  add_s3_profile(exp, f);
   exp->add_option("--on-file", f.on_file,
                   "run this shell command for each finished, validated file (CHEXPORT_FILE, "
                   "CHEXPORT_ROWS, ...)");
@@ -568,6 +576,7 @@ ExportOptions build_options(const CLI::App* app, const Flags& f, bool exporting)
 void add_import_flags(CLI::App* imp, Flags& f) {
   imp->add_option("source", f.import_source, "the export: its directory or s3://bucket/prefix")
       ->required();
+  add_s3_profile(imp, f);
   add_connection_flags(imp, f);
   imp->add_option("--table,-t", f.tables,
                   "load only this table of the export, db.table (repeatable; default: all)");
@@ -810,6 +819,7 @@ int main(int argc, char** argv) {
       "verify", "check an export against its manifest: files, sizes, SHA-256, zstd, rows");
   verify->add_option("dir", f.verify_dir, "the export's output directory or s3://bucket/prefix")
       ->required();
+  add_s3_profile(verify, f);
   verify->add_flag("--against-server", f.against_server,
                    "also recount every task's rows on the server");
   verify->add_flag("--deep", f.deep,
@@ -857,6 +867,7 @@ int main(int argc, char** argv) {
     if ((exporting || imp->parsed()) && f.quiet) level = spdlog::level::err;
     spdlog::set_level(level);
     http_global_init();
+    set_s3_options(S3Options{f.s3_profile});
     if (verify->parsed()) return run_verify(verify, f);
     if (imp->parsed()) {
       ImportOptions import_options = build_import_options(imp, f);
@@ -866,6 +877,7 @@ int main(int argc, char** argv) {
                         "loaded partitions are kept, the others left the target as it was");
     }
     ExportOptions options = build_options(exporting ? exp : plan, f, exporting);
+    set_s3_options(S3Options{options.output.s3_profile});
 
     install_signal_handlers();
     if (!exporting) return run_plan(options, f.json);

@@ -182,26 +182,10 @@ std::string S3Location::url() const {
   return "s3://" + bucket + (prefix.empty() ? "" : "/" + prefix);
 }
 
-S3Credentials s3_credentials_from_env() {
-  auto env = [](const char* name) {
-    const char* v = std::getenv(name);
-    return v == nullptr ? std::string() : std::string(v);
-  };
-  S3Credentials c;
-  c.access_key = env("AWS_ACCESS_KEY_ID");
-  c.secret_key = env("AWS_SECRET_ACCESS_KEY");
-  c.session_token = env("AWS_SESSION_TOKEN");
-  if (!env("AWS_REGION").empty())
-    c.region = env("AWS_REGION");
-  else if (!env("AWS_DEFAULT_REGION").empty())
-    c.region = env("AWS_DEFAULT_REGION");
-  c.endpoint = env("AWS_ENDPOINT_URL");
-  while (!c.endpoint.empty() && c.endpoint.back() == '/') c.endpoint.pop_back();
-  if (c.access_key.empty() || c.secret_key.empty()) {
-    throw_usage(
-        "s3:// output needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment");
-  }
-  return c;
+S3Credentials s3_credentials() {
+  AwsCredentialChain& chain = aws_credentials();
+  chain.keys();  // none: the run stops here, before anything is written
+  return S3Credentials{&chain, chain.region(), chain.endpoint()};
 }
 
 S3Client::S3Client(S3Credentials credentials, std::string bucket)
@@ -226,13 +210,12 @@ S3Client::Response S3Client::request(const char* method, const std::string& key,
   if (!query.empty()) url += "?" + query;
   Response response;
   Transfer t{sink, &response.body, &response.etag, 0, nullptr};
+  const AwsKeys keys = credentials_.keys->keys();
   std::string sha = body.empty() ? empty_sha256 : Sha256::of(body);
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, ("x-amz-content-sha256: " + sha).c_str());
-  if (!credentials_.session_token.empty()) {
-    headers =
-        curl_slist_append(headers, ("x-amz-security-token: " + credentials_.session_token).c_str());
-  }
+  if (!keys.session_token.empty())
+    headers = curl_slist_append(headers, ("x-amz-security-token: " + keys.session_token).c_str());
   if (condition != nullptr) headers = curl_slist_append(headers, condition);
   // No "Expect:" to suppress 100-continue: libcurl would sign the empty header it never sends.
   std::string sigv4 = "aws:amz:" + credentials_.region + ":s3";
@@ -248,8 +231,8 @@ S3Client::Response S3Client::request(const char* method, const std::string& key,
   }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4.c_str());
-  curl_easy_setopt(curl, CURLOPT_USERNAME, credentials_.access_key.c_str());
-  curl_easy_setopt(curl, CURLOPT_PASSWORD, credentials_.secret_key.c_str());
+  curl_easy_setopt(curl, CURLOPT_USERNAME, keys.access_key.c_str());
+  curl_easy_setopt(curl, CURLOPT_PASSWORD, keys.secret_key.c_str());
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "chexport/" CHEXPORT_VERSION);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);

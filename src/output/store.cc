@@ -188,7 +188,7 @@ class S3Store final : public Store {
  public:
   S3Store(S3Location location, uint64_t part_size)
       : location_(std::move(location)),
-        credentials_(s3_credentials_from_env()),
+        credentials_(s3_credentials()),
         client_(credentials_, location_.bucket),
         part_size_(part_size) {}
 

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -310,6 +312,178 @@ TEST(S3, AResumeAndAVerifyReadNoObjectBack) {
   EXPECT_NE(redo.output.find("3 task(s) already done and verified, 1 to export"), std::string::npos)
       << redo.output;
   EXPECT_EQ(run_chexport({"verify", prefix, "--deep"}, s3.env()).exit_code, 0);
+}
+
+// The S3 server's region and files of our own, without its keys (and without the EC2 metadata
+// service, which is not here): each test below gives the keys another way.
+std::map<std::string, std::string> keyless_env(const TempDir& dir) {
+  return {{"AWS_SHARED_CREDENTIALS_FILE", dir.str() + "/credentials"},
+          {"AWS_CONFIG_FILE", dir.str() + "/config"},
+          {"AWS_EC2_METADATA_DISABLED", "true"},
+          {"AWS_REGION", "us-east-1"}};
+}
+
+// A small table exported to `prefix` with `env` (plus `extra` flags); the run's output.
+CommandResult export_small(const std::string& prefix, const std::map<std::string, std::string>& env,
+                           const std::vector<std::string>& extra = {}) {
+  static const std::string db = [] {
+    std::string d = fresh_database();
+    http_query("CREATE TABLE " + d +
+               ".t (p UInt8, n UInt64) ENGINE = MergeTree PARTITION BY p "
+               "ORDER BY n");
+    http_query("INSERT INTO " + d + ".t SELECT number % 2, number FROM numbers(1000)");
+    return d;
+  }();
+  std::vector<std::string> args{"export", "--url", test_server().url(), "-t",   db + ".t",
+                                "-o",     prefix,  "--log-level",       "debug"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_chexport(args, env);
+}
+
+// Keys of a profile in the shared credentials file, the endpoint in the config file; the profile
+// named by --s3-profile or AWS_PROFILE; a credential_process; a profile that is nowhere.
+TEST(S3, ProfilesOfTheSharedFilesAndCredentialProcess) {
+  std::string bucket = fresh_bucket();
+  TempDir dir;
+  const TestS3& s3 = test_s3();
+  std::ofstream(dir.path() / "credentials")
+      << "# written by the test\n[archive]\naws_access_key_id = " << s3.access_key
+      << "\naws_secret_access_key = " << s3.secret_key << "\n";
+  std::ofstream(dir.path() / "keys.sh")
+      << "#!/bin/sh\nprintf '{\"Version\": 1, \"AccessKeyId\": \"%s\", \"SecretAccessKey\": "
+         "\"%s\"}' "
+      << s3.access_key << " " << s3.secret_key << "\n";
+  std::ofstream(dir.path() / "fails.sh") << "#!/bin/sh\necho 'no keys today' >&2\nexit 3\n";
+  for (const char* script : {"keys.sh", "fails.sh"})
+    std::filesystem::permissions(dir.path() / script, std::filesystem::perms::owner_all);
+  std::ofstream(dir.path() / "config")
+      << "[default]\nregion = us-east-1\n[profile archive]\nendpoint_url = " << s3.endpoint()
+      << "\n[profile process]\nendpoint_url = " << s3.endpoint()
+      << "\ncredential_process = " << (dir.path() / "keys.sh").string()
+      << "\n[profile broken]\nendpoint_url = " << s3.endpoint()
+      << "\ncredential_process = " << (dir.path() / "fails.sh").string() << "\n";
+  std::map<std::string, std::string> env = keyless_env(dir);
+
+  auto by_flag = export_small("s3://" + bucket + "/flag", env, {"--s3-profile", "archive"});
+  ASSERT_EQ(by_flag.exit_code, 0) << by_flag.output;
+  EXPECT_NE(by_flag.output.find("S3 credentials from profile archive"), std::string::npos);
+  EXPECT_EQ(by_flag.output.find(s3.secret_key), std::string::npos);
+  std::map<std::string, std::string> named = env;
+  named["AWS_PROFILE"] = "archive";
+  auto verified = run_chexport({"verify", "s3://" + bucket + "/flag"}, named);
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_NE(verified.output.find("OK: 2 file(s), 1000 rows"), std::string::npos);
+
+  named["AWS_PROFILE"] = "process";
+  auto by_process = export_small("s3://" + bucket + "/process", named);
+  ASSERT_EQ(by_process.exit_code, 0) << by_process.output;
+  EXPECT_NE(by_process.output.find("S3 credentials from credential_process of profile process"),
+            std::string::npos);
+  EXPECT_EQ(run_chexport({"verify", "s3://" + bucket + "/process", "--s3-profile", "archive"}, env)
+                .exit_code,
+            0);
+
+  auto broken = export_small("s3://" + bucket + "/broken", env, {"--s3-profile", "broken"});
+  EXPECT_EQ(broken.exit_code, 6) << broken.output;
+  EXPECT_NE(broken.output.find("chexport: error: credential_process of profile broken failed "
+                               "(exit status 3)"),
+            std::string::npos)
+      << broken.output;
+  auto nowhere = export_small("s3://" + bucket + "/nowhere", env, {"--s3-profile", "nowhere"});
+  EXPECT_EQ(nowhere.exit_code, 2) << nowhere.output;
+  EXPECT_NE(nowhere.output.find("the AWS profile nowhere is in neither " + dir.str() +
+                                "/credentials nor " + dir.str() + "/config"),
+            std::string::npos)
+      << nowhere.output;
+  // No keys anywhere: one line that lists where they may come from.
+  std::map<std::string, std::string> none = env;
+  none["AWS_ENDPOINT_URL"] = s3.endpoint();
+  auto missing = export_small("s3://" + bucket + "/missing", none);
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("s3:// needs AWS credentials, and none were found"),
+            std::string::npos)
+      << missing.output;
+}
+
+// Stands in for the EC2 metadata service and STS (tests/tools/aws_fake.py: no real one is here);
+// the keys it hands out are the S3 server's.
+struct AwsFake {
+  explicit AwsFake(int expires_in, const std::string& role_arn = "", const std::string& token = "")
+      : process({"python3", std::string(CHEXPORT_TOOLS_DIR) + "/aws_fake.py", "--access",
+                 test_s3().access_key, "--secret", test_s3().secret_key, "--expires-in",
+                 std::to_string(expires_in), "--role-arn", role_arn, "--token", token}) {
+    auto line = process.read_line(30);
+    if (!line) throw std::runtime_error("aws_fake.py did not start: " + process.output());
+    url = "http://127.0.0.1:" + *line;
+  }
+  // How many sets of keys it handed out (`kind` imds or sts), once stopped.
+  size_t handed_out(const std::string& kind) {
+    process.signal(SIGTERM);
+    process.wait();
+    size_t n = 0;
+    for (size_t at = 0; (at = process.output().find("keys " + kind, at)) != std::string::npos; ++at)
+      ++n;
+    return n;
+  }
+  BackgroundProcess process;
+  std::string url;
+};
+
+// An EC2 instance role (IMDSv2): keys valid for an hour are fetched once; keys that expire within
+// the 5 minutes chexport renews them before are fetched again during the run.
+TEST(S3, AnInstanceRoleItsKeysRenewedBeforeTheyExpire) {
+  std::string bucket = fresh_bucket();
+  TempDir dir;
+  std::map<std::string, std::string> env = keyless_env(dir);
+  env.erase("AWS_EC2_METADATA_DISABLED");
+  env["AWS_ENDPOINT_URL"] = test_s3().endpoint();
+  {
+    AwsFake imds(3600);
+    env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = imds.url;
+    auto r = export_small("s3://" + bucket + "/hour", env);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("S3 credentials from instance role exporter (temporary)"),
+              std::string::npos)
+        << r.output;
+    EXPECT_EQ(imds.handed_out("imds"), 1u);
+  }
+  AwsFake soon(60);
+  env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = soon.url;
+  auto r = export_small("s3://" + bucket + "/minute", env);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_GT(soon.handed_out("imds"), 1u);
+  EXPECT_EQ(run_chexport({"verify", "s3://" + bucket + "/minute"}, test_s3().env()).exit_code, 0);
+}
+
+// A Kubernetes service account: AWS_ROLE_ARN and a token file, exchanged at STS
+// (AWS_ENDPOINT_URL_STS: the fake); a token STS refuses is an authentication error.
+TEST(S3, AWebIdentityTokenExchangedAtSts) {
+  std::string bucket = fresh_bucket();
+  TempDir dir;
+  std::ofstream(dir.path() / "token") << "eyJ.service-account.token\n";
+  const std::string role = "arn:aws:iam::123456789012:role/exporter";
+  std::map<std::string, std::string> env = keyless_env(dir);
+  env["AWS_ENDPOINT_URL"] = test_s3().endpoint();
+  env["AWS_ROLE_ARN"] = role;
+  env["AWS_WEB_IDENTITY_TOKEN_FILE"] = dir.str() + "/token";
+  {
+    AwsFake sts(3600, role, "eyJ.service-account.token");
+    env["AWS_ENDPOINT_URL_STS"] = sts.url;
+    auto r = export_small("s3://" + bucket + "/sts", env);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("S3 credentials from web identity (" + role + ") (temporary)"),
+              std::string::npos)
+        << r.output;
+    EXPECT_EQ(sts.handed_out("sts"), 1u);
+  }
+  AwsFake refusing(3600, role, "another-token");
+  env["AWS_ENDPOINT_URL_STS"] = refusing.url;
+  auto r = export_small("s3://" + bucket + "/refused", env);
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("web identity: AssumeRoleWithWebIdentity at " + refusing.url + " for " +
+                          role + ": HTTP 403 AccessDenied"),
+            std::string::npos)
+      << r.output;
 }
 
 // chexport import from a bucket: the files are read from S3 as they are sent, the journal is kept

@@ -1,10 +1,9 @@
 // A small S3 client on libcurl's AWS SigV4 signing (docs/object-storage-and-pipes.md "Object
 // storage").
 //
-// Credentials and endpoint follow the AWS conventions: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-// AWS_SESSION_TOKEN, AWS_REGION / AWS_DEFAULT_REGION (default us-east-1), AWS_ENDPOINT_URL
-// (path-style addressing; without it, virtual-hosted AWS endpoints). The three libcurl 7.88 traps
-// (reference object-storage.md) are handled here: every request carries x-amz-content-sha256
+// Credentials, region and endpoint follow the AWS conventions (aws_credentials.h): with an
+// endpoint, path-style addressing; without it, virtual-hosted AWS endpoints. The three libcurl 7.88
+// traps (reference object-storage.md) are handled here: every request carries x-amz-content-sha256
 // (the body's real SHA-256, so the server rejects a corrupted body), query parameters are written
 // sorted and as "key=" when empty, and keys are percent-encoded except A-Z a-z 0-9 - . _ ~ /.
 //
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "chexport/common/byte_sink.h"
+#include "chexport/output/aws_credentials.h"
 
 namespace chexport {
 
@@ -35,15 +35,14 @@ bool is_s3_url(std::string_view text);
 S3Location parse_s3_url(std::string_view text);
 
 struct S3Credentials {
-  std::string access_key;
-  std::string secret_key;  // secret: never logged
-  std::string session_token;
+  AwsCredentialChain* keys = nullptr;  // asked before each request: temporary keys change
   std::string region = "us-east-1";
   std::string endpoint;  // e.g. http://127.0.0.1:7480; empty: AWS
 };
 
-// From the AWS_* variables; throws a usage Error naming what is missing.
-S3Credentials s3_credentials_from_env();
+// The process's credential chain (aws_credentials.h), its region and endpoint; throws the chain's
+// Error when it finds no keys.
+S3Credentials s3_credentials();
 
 class S3Client {
  public:
