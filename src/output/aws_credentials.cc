@@ -233,7 +233,15 @@ AwsKeys AwsCredentialChain::keys() {
   std::lock_guard lock(mutex_);
   auto now = std::chrono::system_clock::now();
   if (cached_ && (!cached_->expires || now + renew_before < *cached_->expires)) return *cached_;
-  cached_ = resolve();
+  try {
+    cached_ = resolve();
+  } catch (const Error& e) {
+    // Keys that still hold outlast a source that is briefly away; the next request asks again.
+    if (!cached_ || !cached_->expires || now >= *cached_->expires) throw;
+    spdlog::warn("could not renew the S3 credentials from {} ({}); using them until they expire",
+                 cached_->source, e.what());
+    return *cached_;
+  }
   spdlog::debug("S3 credentials from {}{}", cached_->source,
                 cached_->expires ? " (temporary)" : "");
   return *cached_;

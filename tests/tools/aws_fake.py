@@ -9,7 +9,7 @@ GET /latest/meta-data/iam/security-credentials/ (with it) names the role "export
 gives the keys. STS: POST / with Action=AssumeRoleWithWebIdentity, the expected RoleArn and
 WebIdentityToken gives the keys in STS's XML. The keys are the S3 server's own (radosgw knows no
 session tokens from elsewhere, so the fake gives none) and expire --expires-in seconds from each
-answer. Prints its port on the first line of stdout, then "keys imds" or "keys sts" for each set
+answer; with --fail-after N, the instance role's keys are refused (500) after N answers. Prints its port on the first line of stdout, then "keys imds" or "keys sts" for each set
 of keys handed out. Stops on SIGTERM.
 """
 import argparse
@@ -29,7 +29,11 @@ def main():
     parser.add_argument("--expires-in", type=int, default=3600)
     parser.add_argument("--role-arn", default="")
     parser.add_argument("--token", default="")
+    parser.add_argument("--fail-after", type=int, default=-1,
+                        help="answer 500 for the instance role's keys after this many")
     args = parser.parse_args()
+
+    handed = [0]
 
     def expiration():
         at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=args.expires_in)
@@ -59,6 +63,10 @@ def main():
             if self.path == base:
                 return self.answer(200, "exporter\n")
             if self.path == base + "exporter":
+                if args.fail_after >= 0 and handed[0] >= args.fail_after:
+                    print("refused imds", flush=True)
+                    return self.answer(500, "")
+                handed[0] += 1
                 print("keys imds", flush=True)
                 return self.answer(200, json.dumps({
                     "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": args.access,
