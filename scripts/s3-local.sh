@@ -71,7 +71,9 @@ mon cluster log file = $dir/log/cluster.log
 
 [client.rgw.local]
 rgw frontends = beast endpoint=127.0.0.1:$rgw
-rgw dns name = 127.0.0.1
+# Virtual-hosted requests name <bucket>.localhost (libcurl resolves it to 127.0.0.1);
+# path-style ones name 127.0.0.1 or localhost.
+rgw dns name = localhost
 log file = $dir/log/rgw.log
 CONF
   local conf=(-c "$dir/ceph.conf")

@@ -207,6 +207,19 @@ void read_output(Reader& r, element e, const std::string& p, LoadedConfig& confi
              out.format = one_of(r, v, q, "CSV", "CSVWithNames");
            }},
           {"s3_profile", [&](element v, const std::string& q) { out.s3_profile = r.string(v, q); }},
+          {"s3_addressing",
+           [&](element v, const std::string& q) {
+             out.s3_addressing = r.string(v, q);
+             if (out.s3_addressing != "path" && out.s3_addressing != "virtual" &&
+                 out.s3_addressing != "auto") {
+               r.fail(q, "expected \"path\", \"virtual\" or \"auto\", got \"" + out.s3_addressing +
+                             "\"");
+             }
+           }},
+          {"s3_checksum",
+           [&](element v, const std::string& q) {
+             out.s3_checksums = one_of(r, v, q, "sha256", "none") == "sha256";
+           }},
           {"datetime_format",
            [&](element v, const std::string& q) {
              out.datetime_format = parse_datetime_format(one_of(r, v, q, "text", "unix"), q);

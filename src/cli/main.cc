@@ -89,7 +89,7 @@ struct Flags {
   bool insecure = false;
   std::string log_level = "info";
   // export only
-  std::string manifest, on_file, s3_part_size, s3_profile;
+  std::string manifest, on_file, s3_part_size, s3_profile, s3_addressing, s3_checksum;
   bool delete_after_hook = false;
   std::string out, format, compression, max_bytes, max_compressed_bytes, datetime_format;
   int zstd_level = 3;
@@ -411,6 +411,12 @@ void apply_destination(const CLI::App* app, const Flags& f, const LoadedConfig& 
   }
   if (given(app, "--s3-part-size")) out.s3_part_size = parse_size(f.s3_part_size, "--s3-part-size");
   if (given(app, "--s3-profile")) out.s3_profile = f.s3_profile;
+  if (given(app, "--s3-addressing")) out.s3_addressing = f.s3_addressing;
+  if (given(app, "--s3-checksum")) {
+    if (f.s3_checksum != "sha256" && f.s3_checksum != "none")
+      throw_usage("--s3-checksum must be sha256 or none, not \"" + f.s3_checksum + "\"");
+    out.s3_checksums = f.s3_checksum == "sha256";
+  }
   // The hook must not see the ClickHouse password, whichever variable it came from.
   out.hidden_env = {"CLICKHOUSE_PASSWORD"};
   if (given(app, "--password-env")) out.hidden_env.push_back(f.password_env);
@@ -497,6 +503,11 @@ void add_s3_profile(CLI::App* app, Flags& f) {
   app->add_option("--s3-profile", f.s3_profile,
                   "the AWS profile (of ~/.aws/credentials and ~/.aws/config) for s3:// (default: "
                   "AWS_PROFILE, else the AWS_* keys, else \"default\")");
+  app->add_option("--s3-addressing", f.s3_addressing,
+                  "path (https://host/bucket/key), virtual (https://bucket.host/key) or auto "
+                  "(default: the profile's s3 addressing_style, else auto: path with an "
+                  "endpoint, virtual on AWS)")
+      ->check(CLI::IsMember({"path", "virtual", "auto"}));
 }
 
 void add_export_flags(CLI::App* exp, Flags& f) {
@@ -506,6 +517,9 @@ void add_export_flags(CLI::App* exp, Flags& f) {
   exp->add_option("--s3-part-size", f.s3_part_size,
                   "multipart upload part size for s3:// (default 8MiB, at least 5MiB)");
   add_s3_profile(exp, f);
+  exp->add_option("--s3-checksum", f.s3_checksum,
+                  "sha256 (default): S3 keeps each object's SHA-256 and checks every part; none: "
+                  "for S3-compatible stores that refuse x-amz-checksum-* headers");
   exp->add_option("--on-file", f.on_file,
                   "run this shell command for each finished, validated file (CHEXPORT_FILE, "
                   "CHEXPORT_ROWS, ...)");
@@ -724,8 +738,12 @@ int run_verify(const CLI::App* app, const Flags& f) {
   std::string headed =
       report.headed == 0
           ? std::string()
-          : " (" + std::to_string(report.headed) +
-                " S3 object(s) by size and ETag, as uploaded; --deep reads them back)";
+          : " (" + std::to_string(report.headed) + " S3 object(s) by size and ETag" +
+                (report.checksummed == 0 ? std::string()
+                 : report.checksummed == report.headed
+                     ? ", and the SHA-256 S3 keeps"
+                     : ", " + std::to_string(report.checksummed) + " by the SHA-256 S3 keeps too") +
+                ", as uploaded; --deep reads them back)";
   spdlog::info("{}: OK: {} file(s), {} rows, {} bytes verified{}{}{}{}", f.verify_dir, report.files,
                report.rows, report.bytes, headed, handed_off,
                f.against_server ? ", counts match the server" : "",
@@ -867,7 +885,7 @@ int main(int argc, char** argv) {
     if ((exporting || imp->parsed()) && f.quiet) level = spdlog::level::err;
     spdlog::set_level(level);
     http_global_init();
-    set_s3_options(S3Options{f.s3_profile});
+    set_s3_options(S3Options{f.s3_profile, f.s3_addressing, true});
     if (verify->parsed()) return run_verify(verify, f);
     if (imp->parsed()) {
       ImportOptions import_options = build_import_options(imp, f);
@@ -877,7 +895,8 @@ int main(int argc, char** argv) {
                         "loaded partitions are kept, the others left the target as it was");
     }
     ExportOptions options = build_options(exporting ? exp : plan, f, exporting);
-    set_s3_options(S3Options{options.output.s3_profile});
+    set_s3_options(S3Options{options.output.s3_profile, options.output.s3_addressing,
+                             options.output.s3_checksums});
 
     install_signal_handlers();
     if (!exporting) return run_plan(options, f.json);

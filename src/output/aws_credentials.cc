@@ -229,6 +229,18 @@ std::string AwsCredentialChain::endpoint() {
   return url;
 }
 
+std::string AwsCredentialChain::addressing() {
+  if (!options_.addressing.empty()) return options_.addressing;
+  std::lock_guard lock(mutex_);
+  auto it = profile().find("s3.addressing_style");
+  if (it == profile().end() || it->second.empty()) return "auto";
+  if (it->second != "path" && it->second != "virtual" && it->second != "auto") {
+    throw_usage("the AWS profile " + profile_name() + " has s3 addressing_style = " + it->second +
+                ", not path, virtual or auto");
+  }
+  return it->second;
+}
+
 AwsKeys AwsCredentialChain::keys() {
   std::lock_guard lock(mutex_);
   auto now = std::chrono::system_clock::now();
@@ -291,17 +303,26 @@ std::optional<std::map<std::string, std::string>> read_ini_section(const std::st
   if (!in) return std::nullopt;
   std::optional<std::map<std::string, std::string>> found;
   bool inside = false;
+  std::string parent;  // a key with no value whose indented lines below are its own
   for (std::string line; std::getline(in, line);) {
+    bool indented = !line.empty() && (line[0] == ' ' || line[0] == '\t');
     line = trim(line);
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line.front() == '[' && line.back() == ']') {
       inside = trim(line.substr(1, line.size() - 2)) == section;
       if (inside && !found) found.emplace();
+      parent.clear();
       continue;
     }
     auto eq = line.find('=');
     if (!inside || eq == std::string::npos) continue;
-    (*found)[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
+    std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (indented && !parent.empty()) {
+      (*found)[parent + "." + key] = value;
+      continue;
+    }
+    parent = value.empty() ? key : "";
+    (*found)[key] = value;
   }
   return found;
 }

@@ -21,9 +21,17 @@ struct Transfer {
   ByteSink* sink = nullptr;
   std::string* body = nullptr;
   std::string* etag = nullptr;
+  std::string* checksum = nullptr;
   long status = 0;
   std::exception_ptr error;
 };
+
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 size_t on_header(char* data, size_t size, size_t count, void* user) noexcept {
   auto* t = static_cast<Transfer*>(user);
@@ -31,13 +39,18 @@ size_t on_header(char* data, size_t size, size_t count, void* user) noexcept {
   if (line.starts_with("HTTP/")) {
     auto space = line.find(' ');
     t->status = space == std::string_view::npos ? 0 : std::atol(line.data() + space + 1);
-  } else if (line.size() > 5 && (line.starts_with("ETag:") || line.starts_with("etag:") ||
-                                 line.starts_with("Etag:"))) {
-    std::string_view v = line.substr(5);
-    while (!v.empty() && (v.front() == ' ')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
-      v.remove_suffix(1);
+    return size * count;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos) return size * count;
+  std::string_view name = line.substr(0, colon), v = line.substr(colon + 1);
+  while (!v.empty() && (v.front() == ' ')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
+    v.remove_suffix(1);
+  if (same_name(name, "etag")) {
     t->etag->assign(v);
+  } else if (same_name(name, "x-amz-checksum-sha256")) {
+    t->checksum->assign(v);
   }
   return size * count;
 }
@@ -154,6 +167,33 @@ std::string xml_escape(std::string_view text) {
 
 }  // namespace
 
+std::string base64_of_hex(std::string_view hex) {
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string raw;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    raw.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  std::string out;
+  for (size_t i = 0; i < raw.size(); i += 3) {
+    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(raw[i])) << 16;
+    if (i + 1 < raw.size()) n |= static_cast<uint32_t>(static_cast<unsigned char>(raw[i + 1])) << 8;
+    if (i + 2 < raw.size()) n |= static_cast<unsigned char>(raw[i + 2]);
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += i + 1 < raw.size() ? alphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < raw.size() ? alphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+std::string s3_composite_sha256(const std::vector<std::string>& part_sha256) {
+  std::string raw;
+  for (const std::string& hex : part_sha256) {
+    for (size_t i = 0; i + 1 < hex.size(); i += 2)
+      raw.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return base64_of_hex(Sha256::of(raw)) + "-" + std::to_string(part_sha256.size());
+}
+
 std::string s3_encode_key(std::string_view key) {
   return url_encode(key, true);
 }
@@ -185,7 +225,11 @@ std::string S3Location::url() const {
 S3Credentials s3_credentials() {
   AwsCredentialChain& chain = aws_credentials();
   chain.keys();  // none: the run stops here, before anything is written
-  return S3Credentials{&chain, chain.region(), chain.endpoint()};
+  S3Credentials c{&chain, chain.region(), chain.endpoint()};
+  std::string addressing = chain.addressing();
+  c.virtual_hosted = addressing == "virtual" || (addressing == "auto" && c.endpoint.empty());
+  c.checksums = chain.checksums();
+  return c;
 }
 
 S3Client::S3Client(S3Credentials credentials, std::string bucket)
@@ -197,26 +241,40 @@ S3Client::~S3Client() {
   curl_easy_cleanup(static_cast<CURL*>(curl_));
 }
 
+std::string S3Client::url(const std::string& key) const {
+  std::string endpoint = credentials_.endpoint.empty()
+                             ? "https://s3." + credentials_.region + ".amazonaws.com"
+                             : credentials_.endpoint;
+  if (!credentials_.virtual_hosted) return endpoint + "/" + bucket_ + "/" + s3_encode_key(key);
+  size_t host = endpoint.find("://");
+  host = host == std::string::npos ? 0 : host + 3;
+  return endpoint.substr(0, host) + bucket_ + "." + endpoint.substr(host) + "/" +
+         s3_encode_key(key);
+}
+
 S3Client::Response S3Client::request(const char* method, const std::string& key,
                                      const std::string& query, std::string_view body,
-                                     ByteSink* sink, const std::string& what,
-                                     const char* condition) {
+                                     ByteSink* sink, const std::string& what, const char* condition,
+                                     const char* header) {
   CURL* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);
-  std::string url = credentials_.endpoint.empty()
-                        ? "https://" + bucket_ + ".s3." + credentials_.region + ".amazonaws.com/" +
-                              s3_encode_key(key)
-                        : credentials_.endpoint + "/" + bucket_ + "/" + s3_encode_key(key);
+  std::string url = this->url(key);
   if (!query.empty()) url += "?" + query;
   Response response;
-  Transfer t{sink, &response.body, &response.etag, 0, nullptr};
+  Transfer t{sink, &response.body, &response.etag, &response.checksum, 0, nullptr};
   const AwsKeys keys = credentials_.keys->keys();
   std::string sha = body.empty() ? empty_sha256 : Sha256::of(body);
+  response.sent_sha256 = sha;
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, ("x-amz-content-sha256: " + sha).c_str());
   if (!keys.session_token.empty())
     headers = curl_slist_append(headers, ("x-amz-security-token: " + keys.session_token).c_str());
   if (condition != nullptr) headers = curl_slist_append(headers, condition);
+  if (header != nullptr) headers = curl_slist_append(headers, header);
+  // Objects and parts: S3 refuses the body unless it has this SHA-256, and keeps it.
+  if (credentials_.checksums && std::string_view(method) == "PUT" && !body.empty()) {
+    headers = curl_slist_append(headers, ("x-amz-checksum-sha256: " + base64_of_hex(sha)).c_str());
+  }
   // No "Expect:" to suppress 100-continue: libcurl would sign the empty header it never sends.
   std::string sigv4 = "aws:amz:" + credentials_.region + ":s3";
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -289,7 +347,9 @@ bool S3Client::put_object_if_absent(const std::string& key, std::string_view bod
 }
 
 std::string S3Client::create_multipart_upload(const std::string& key) {
-  Response r = request("POST", key, "uploads=", "", nullptr, "starting a multipart upload of");
+  Response r =
+      request("POST", key, "uploads=", "", nullptr, "starting a multipart upload of", nullptr,
+              credentials_.checksums ? "x-amz-checksum-algorithm: SHA256" : nullptr);
   std::string id = xml_value(r.body, "UploadId");
   if (id.empty())
     throw Error(ErrorKind::transient, ErrorCategory::export_failed,
@@ -297,8 +357,8 @@ std::string S3Client::create_multipart_upload(const std::string& key) {
   return id;
 }
 
-std::string S3Client::upload_part(const std::string& key, const std::string& upload_id,
-                                  int part_number, std::string_view body) {
+S3Client::Part S3Client::upload_part(const std::string& key, const std::string& upload_id,
+                                     int part_number, std::string_view body) {
   // Sorted parameters: the signature covers the query string exactly as written.
   Response r =
       request("PUT", key,
@@ -309,16 +369,21 @@ std::string S3Client::upload_part(const std::string& key, const std::string& upl
                 "uploading part " + std::to_string(part_number) + " of s3://" + bucket_ + "/" +
                     key + ": no ETag in the answer");
   }
-  return r.etag;
+  return Part{r.etag, r.sent_sha256};
 }
 
-std::string S3Client::complete_multipart_upload(const std::string& key,
-                                                const std::string& upload_id,
-                                                const std::vector<std::string>& etags) {
+S3Client::Stored S3Client::complete_multipart_upload(const std::string& key,
+                                                     const std::string& upload_id,
+                                                     const std::vector<Part>& parts) {
   std::string xml = "<CompleteMultipartUpload>";
-  for (size_t i = 0; i < etags.size(); ++i) {
+  std::vector<std::string> digests;
+  for (size_t i = 0; i < parts.size(); ++i) {
     xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
-           xml_escape(etags[i]) + "</ETag></Part>";
+           xml_escape(parts[i].etag) + "</ETag>";
+    if (credentials_.checksums)
+      xml += "<ChecksumSHA256>" + base64_of_hex(parts[i].sha256) + "</ChecksumSHA256>";
+    xml += "</Part>";
+    digests.push_back(parts[i].sha256);
   }
   xml += "</CompleteMultipartUpload>";
   Response r = request("POST", key, "uploadId=" + url_encode(upload_id), xml, nullptr,
@@ -329,14 +394,23 @@ std::string S3Client::complete_multipart_upload(const std::string& key,
         ErrorKind::transient, ErrorCategory::export_failed,
         "completing the upload of s3://" + bucket_ + "/" + key + ": " + xml_value(r.body, "Code"));
   }
-  std::string etag = s3_etag(xml_value(r.body, "ETag"));
-  if (etag.empty()) etag = s3_etag(r.etag);
-  if (etag.empty()) {
+  Stored stored{s3_etag(xml_value(r.body, "ETag")), xml_value(r.body, "ChecksumSHA256")};
+  if (stored.etag.empty()) stored.etag = s3_etag(r.etag);
+  if (stored.etag.empty()) {
     // radosgw 16 answers <ETag></ETag>: the object itself has one.
     auto head = head_object(key);
-    if (head) etag = head->etag;
+    if (head) stored = Stored{head->etag, head->checksum};
   }
-  return etag;
+  if (!stored.checksum.empty() && credentials_.checksums) {
+    std::string sent = s3_composite_sha256(digests);
+    if (stored.checksum != sent) {
+      throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+                  "completing the upload of s3://" + bucket_ + "/" + key + ": S3 keeps SHA-256 " +
+                      stored.checksum + ", the parts sent make " + sent +
+                      " (a store that computes it otherwise: --s3-checksum none)");
+    }
+  }
+  return stored;
 }
 
 void S3Client::abort_multipart_upload(const std::string& key,
@@ -359,13 +433,14 @@ bool S3Client::get_object(const std::string& key, ByteSink& sink) {
 }
 
 std::optional<S3Client::Head> S3Client::head_object(const std::string& key) {
-  Response r = request("HEAD", key, "", "", nullptr, "HEAD");
+  Response r = request("HEAD", key, "", "", nullptr, "HEAD", nullptr,
+                       credentials_.checksums ? "x-amz-checksum-mode: ENABLED" : nullptr);
   if (r.status == 404) return std::nullopt;
   if (r.content_length < 0) {
     throw Error(ErrorKind::transient, ErrorCategory::export_failed,
                 "HEAD s3://" + bucket_ + "/" + key + ": no Content-Length in the answer");
   }
-  return Head{static_cast<uint64_t>(r.content_length), s3_etag(r.etag)};
+  return Head{static_cast<uint64_t>(r.content_length), s3_etag(r.etag), r.checksum};
 }
 
 std::string s3_etag(std::string_view raw) {

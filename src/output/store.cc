@@ -46,7 +46,7 @@ class LocalStore final : public Store {
     std::error_code ec;
     uint64_t size = fs::file_size(describe(relative), ec);
     if (ec) return std::nullopt;
-    return FileHead{size, ""};
+    return FileHead{size, "", ""};
   }
   std::vector<StoredFile> list(const std::string& dir) override {
     std::vector<StoredFile> files;
@@ -139,10 +139,11 @@ class S3File final : public OutputFile {
     // The server may complete the upload even if its answer is lost: from here on, taking the
     // file back means deleting the object.
     committed_ = true;
-    etag_ = client_.complete_multipart_upload(key_, upload_id_, etags_);
+    stored_ = client_.complete_multipart_upload(key_, upload_id_, parts_);
     upload_id_.clear();
   }
-  std::string stored_etag() const override { return etag_; }
+  std::string stored_etag() const override { return stored_.etag; }
+  std::string stored_checksum() const override { return stored_.checksum; }
   void uncommit() noexcept override {
     if (!committed_) return;
     try {
@@ -162,15 +163,15 @@ class S3File final : public OutputFile {
 
  private:
   void send_part() {
-    if (etags_.size() >= 10000) {
+    if (parts_.size() >= 10000) {
       throw Error(ErrorKind::permanent, ErrorCategory::usage,
                   name_ +
                       " needs more than 10,000 parts (S3's limit): raise --s3-part-size or set "
                       "--max-bytes-per-file");
     }
     if (upload_id_.empty()) upload_id_ = client_.create_multipart_upload(key_);
-    etags_.push_back(
-        client_.upload_part(key_, upload_id_, static_cast<int>(etags_.size()) + 1, buffer_));
+    parts_.push_back(
+        client_.upload_part(key_, upload_id_, static_cast<int>(parts_.size()) + 1, buffer_));
     buffer_.clear();
   }
 
@@ -179,8 +180,8 @@ class S3File final : public OutputFile {
   uint64_t part_size_;
   std::string buffer_;
   std::string upload_id_;
-  std::vector<std::string> etags_;
-  std::string etag_;  // the object's, once committed
+  std::vector<S3Client::Part> parts_;
+  S3Client::Stored stored_;  // the object's ETag and checksum, once committed
   bool committed_ = false;
 };
 
@@ -208,7 +209,7 @@ class S3Store final : public Store {
   std::optional<FileHead> head(const std::string& relative) override {
     auto h = client_.head_object(location_.key(relative));
     if (!h) return std::nullopt;
-    return FileHead{h->size, h->etag};
+    return FileHead{h->size, h->etag, h->checksum};
   }
   std::vector<StoredFile> list(const std::string& dir) override {
     std::string prefix = location_.key(dir) + "/";

@@ -63,7 +63,7 @@ void RotatingWriter::close_current() {
   if (encoder_ != nullptr) encoder_->end_frame(sink_);
   current_->finish();
   files_.push_back(WrittenFile{current_->name(), current_rows_, current_csv_bytes_, sink_.bytes,
-                               sink_.sha.hex_digest(), false, ""});
+                               sink_.sha.hex_digest(), false, "", ""});
   finished_.push_back(std::move(current_));
   sink_.file = nullptr;
 }
@@ -119,6 +119,7 @@ void RotatingWriter::commit() {
     for (; renamed < finished_.size(); ++renamed) {
       finished_[renamed]->commit();
       files_[first + renamed].etag = finished_[renamed]->stored_etag();
+      files_[first + renamed].s3_checksum = finished_[renamed]->stored_checksum();
     }
   } catch (...) {
     // All or nothing: take back the files already under their final names, and the one whose

@@ -85,10 +85,10 @@ ManifestTask read_task(simdjson::dom::element t) {
   simdjson::dom::array files;
   if (t["files"].get_array().get(files) != simdjson::SUCCESS) return task;
   for (simdjson::dom::element f : files) {
-    task.files.push_back(ManifestFile{json_text(f, "path"), json_number(f, "rows"),
-                                      json_number(f, "csv_bytes"),
-                                      json_number(f, "compressed_bytes"), json_text(f, "sha256"),
-                                      json_flag(f, "handed_off"), json_text(f, "etag")});
+    task.files.push_back(ManifestFile{
+        json_text(f, "path"), json_number(f, "rows"), json_number(f, "csv_bytes"),
+        json_number(f, "compressed_bytes"), json_text(f, "sha256"), json_flag(f, "handed_off"),
+        json_text(f, "etag"), json_text(f, "s3_checksum_sha256")});
   }
   return task;
 }

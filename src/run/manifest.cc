@@ -119,6 +119,7 @@ void write_task(JsonWriter& j, const TaskResult& t) {
         .field("sha256", f.sha256)
         .field("handed_off", f.handed_off);
     if (!f.etag.empty()) j.field("etag", f.etag);
+    if (!f.s3_checksum.empty()) j.field("s3_checksum_sha256", f.s3_checksum);
     j.end_object();
   }
   j.end_array();

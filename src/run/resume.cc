@@ -150,10 +150,10 @@ PreviousExport read_previous_export(Store& store, const std::string& manifest_na
     if (t["files"].get_array().get(files) == simdjson::SUCCESS) {
       for (simdjson::dom::element f : files) {
         bool handed_off = json_flag(f, "handed_off");
-        task.files.push_back(WrittenFile{json_text(f, "path"), json_number(f, "rows"),
-                                         json_number(f, "csv_bytes"),
-                                         json_number(f, "compressed_bytes"), json_text(f, "sha256"),
-                                         handed_off, json_text(f, "etag")});
+        task.files.push_back(
+            WrittenFile{json_text(f, "path"), json_number(f, "rows"), json_number(f, "csv_bytes"),
+                        json_number(f, "compressed_bytes"), json_text(f, "sha256"), handed_off,
+                        json_text(f, "etag"), json_text(f, "s3_checksum_sha256")});
         previous.files.push_back(task.files.back().path);
       }
     }
@@ -244,6 +244,11 @@ std::string check_files(Store& store, const PreviousTask& task) {
       }
       if (head->etag != f.etag)
         return f.path + " has ETag " + head->etag + ", the manifest says " + f.etag;
+      if (!f.s3_checksum.empty() && head->checksum != f.s3_checksum) {
+        return f.path + " has SHA-256 checksum " +
+               (head->checksum.empty() ? "none" : head->checksum) + " in S3, the manifest says " +
+               f.s3_checksum;
+      }
       continue;
     }
     HashSink sink;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -197,13 +198,13 @@ TEST(S3, ExportWithKeysThatNeedEncodingAndVerify) {
 }
 
 // nginx in front of radosgw, logging what each request sent back: an independent count of the
-// object bytes chexport reads.
+// object bytes chexport reads, and the host each request named.
 class LoggedS3 {
  public:
   LoggedS3()
       : log_(dir_.str() + "/access.log"),
         nginx_(
-            "log_format sent '$request_method $uri $body_bytes_sent';\n"
+            "log_format sent '$request_method $uri $body_bytes_sent $host';\n"
             "server {\n  listen 127.0.0.1:{PORT};\n  access_log " +
             log_ +
             " sent;\n  client_max_body_size 0;\n"
@@ -218,12 +219,15 @@ class LoggedS3 {
     env["AWS_ENDPOINT_URL"] = nginx_.url();
     return env;
   }
+  // The same endpoint named as "localhost", whose subdomains libcurl resolves to 127.0.0.1 too
+  // (virtual-hosted addressing; the fixture's radosgw has rgw_dns_name = localhost).
+  std::string localhost_url() const { return "http://localhost:" + std::to_string(nginx_.port()); }
   // Requests of `method` for data files (part-*) since the last call, and the bytes they sent.
   std::pair<uint64_t, uint64_t> data_requests(const std::string& method) {
     std::istringstream lines(read_file(log_));
-    std::string m, uri;
+    std::string m, uri, host;
     uint64_t sent = 0, requests = 0, bytes = 0, line = 0;
-    while (lines >> m >> uri >> sent) {
+    while (lines >> m >> uri >> sent >> host) {
       if (line++ < seen_[method] || m != method || uri.find("/part-") == std::string::npos)
         continue;
       ++requests;
@@ -232,12 +236,25 @@ class LoggedS3 {
     seen_[method] = line;
     return {requests, bytes};
   }
+  // "host uri" of every request since the last call.
+  std::vector<std::string> requests() {
+    std::istringstream lines(read_file(log_));
+    std::string m, uri, host;
+    uint64_t sent = 0, line = 0;
+    std::vector<std::string> found;
+    while (lines >> m >> uri >> sent >> host) {
+      if (line++ >= seen_all_) found.push_back(host + " " + uri);
+    }
+    seen_all_ = line;
+    return found;
+  }
 
  private:
   TempDir dir_;
   std::string log_;
   Nginx nginx_;
   std::map<std::string, uint64_t> seen_;
+  uint64_t seen_all_ = 0;
 };
 
 // A resume and a verify of a finished export ask for each object's size and ETag (HEAD) and read
@@ -267,6 +284,8 @@ TEST(S3, AResumeAndAVerifyReadNoObjectBack) {
       std::string_view etag = f["etag"];
       EXPECT_FALSE(etag.empty());
       EXPECT_EQ(etag.find('"'), std::string_view::npos) << etag;
+      // radosgw 16 keeps no checksums: it ignores the headers asking for them.
+      EXPECT_TRUE(f["s3_checksum_sha256"].error()) << f;
       if (first_key.empty()) first_key = "headed/" + std::string(std::string_view(f["path"]));
     }
   }
@@ -312,6 +331,172 @@ TEST(S3, AResumeAndAVerifyReadNoObjectBack) {
   EXPECT_NE(redo.output.find("3 task(s) already done and verified, 1 to export"), std::string::npos)
       << redo.output;
   EXPECT_EQ(run_chexport({"verify", prefix, "--deep"}, s3.env()).exit_code, 0);
+}
+
+// A scripted S3 stand-in that keeps SHA-256 checksums as AWS documents (tests/tools/s3_fake.py):
+// radosgw 16 accepts the checksum headers and ignores them, so no real server here shows this.
+class ChecksumS3 {
+ public:
+  // `wrong`: it answers composite checksums that are not of the parts sent.
+  explicit ChecksumS3(bool wrong = false)
+      : log_(dir_.str() + "/requests.log"), process_(argv(log_, wrong)) {
+    auto line = process_.read_line(30);
+    if (!line) throw std::runtime_error("s3_fake.py did not start: " + process_.output());
+    url = "http://127.0.0.1:" + *line;
+  }
+  std::map<std::string, std::string> env() const {
+    auto env = test_s3().env();
+    env["AWS_ENDPOINT_URL"] = url;
+    return env;
+  }
+  // The lines logged since the last call.
+  std::vector<std::string> lines() {
+    std::istringstream in(read_file(log_));
+    std::vector<std::string> found;
+    size_t n = 0;
+    for (std::string line; std::getline(in, line); ++n) {
+      if (n >= seen_) found.push_back(line);
+    }
+    seen_ = n;
+    return found;
+  }
+  std::string get(const std::string& key) {
+    long status = 0;
+    std::string body = s3_call("GET", "/chx/" + key, "", &status, url);
+    if (status != 200) throw std::runtime_error("GET " + key + ": " + std::to_string(status));
+    return body;
+  }
+  std::string url;
+
+ private:
+  static std::vector<std::string> argv(const std::string& log, bool wrong) {
+    std::vector<std::string> v{"python3", std::string(CHEXPORT_TOOLS_DIR) + "/s3_fake.py", "--log",
+                               log};
+    if (wrong) v.push_back("--wrong-composite");
+    return v;
+  }
+  TempDir dir_;
+  std::string log_;
+  BackgroundProcess process_;
+  size_t seen_ = 0;
+};
+
+size_t lines_with(const std::vector<std::string>& lines, const std::string& a,
+                  const std::string& b = "") {
+  size_t n = 0;
+  for (const auto& line : lines) {
+    if (line.find(a) != std::string::npos && line.find(b) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+// Every part goes up with its SHA-256 (the stand-in refuses parts without one once the upload
+// asked for SHA256), the manifest records the composite checksum S3 computed, a resume and a
+// verify compare it with HEAD requests and read nothing back; --s3-checksum none asks for none.
+TEST(S3, ChecksumsS3KeepsRecordedAndComparedByHead) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db +
+             ".t (p UInt8, n UInt64, s String) ENGINE = MergeTree PARTITION BY p ORDER BY n");
+  // Partition 0: about 9 MB of CSV, two 5 MiB parts; partition 1: one part.
+  http_query("INSERT INTO " + db +
+             ".t SELECT number >= 300000, number, toString(cityHash64(number)) FROM "
+             "numbers(400000)");
+  settle_parts(db, "t");
+  ChecksumS3 s3;
+  std::vector<std::string> args{
+      "export",        "--url", test_server().url(), "-t",  db + ".t", "-o", "s3://chx/sums",
+      "--compression", "none",  "--s3-part-size",    "5MiB"};
+  auto first = run_chexport(args, s3.env());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto log = s3.lines();
+  EXPECT_EQ(lines_with(log, "partNumber=", "checksum=-"), 0u);
+  EXPECT_EQ(lines_with(log, "partNumber="), 3u);
+  std::map<std::string, std::string> stored;  // what the stand-in computed
+  for (const auto& line : log) {
+    if (line.starts_with("stored ")) {
+      auto space = line.find(' ', 7);
+      stored[line.substr(7, space - 7)] = line.substr(space + 1);
+    }
+  }
+  simdjson::dom::parser parser;
+  std::string text = s3.get("sums/manifest.json");
+  simdjson::dom::element manifest = parser.parse(text);
+  std::vector<std::string> checksums;
+  for (simdjson::dom::element t : manifest["tasks"].get_array()) {
+    for (simdjson::dom::element f : t["files"].get_array()) {
+      std::string path = "/chx/sums/" + std::string(std::string_view(f["path"]));
+      std::string_view checksum = f["s3_checksum_sha256"];
+      EXPECT_EQ(checksum, stored[path]) << path;
+      checksums.emplace_back(checksum);
+    }
+  }
+  ASSERT_EQ(checksums.size(), 2u);
+  std::sort(checksums.begin(), checksums.end(),
+            [](const std::string& a, const std::string& b) { return a.back() < b.back(); });
+  EXPECT_TRUE(checksums[0].ends_with("=-1")) << checksums[0];
+  EXPECT_TRUE(checksums[1].ends_with("=-2")) << checksums[1];
+
+  auto again = run_chexport(args, s3.env());
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("2 task(s) already done and verified, 0 to export"),
+            std::string::npos)
+      << again.output;
+  log = s3.lines();
+  EXPECT_EQ(lines_with(log, "HEAD /chx/sums/", "mode=ENABLED"), 2u);
+  EXPECT_EQ(lines_with(log, "GET /chx/sums/", "/part-"), 0u);
+  auto verify = run_chexport({"verify", "s3://chx/sums"}, s3.env());
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  EXPECT_NE(verify.output.find("(2 S3 object(s) by size and ETag, and the SHA-256 S3 keeps, as "
+                               "uploaded; --deep reads them back)"),
+            std::string::npos)
+      << verify.output;
+  EXPECT_EQ(lines_with(s3.lines(), "GET /chx/sums/", "/part-"), 0u);
+
+  // A manifest whose checksum is not the object's.
+  std::string edited = text;
+  size_t at = edited.find(checksums[0]);
+  ASSERT_NE(at, std::string::npos);
+  edited.replace(at, 4, "AAAA");
+  long status = 0;
+  s3_call("PUT", "/chx/sums/manifest.json", edited, &status, s3.url);
+  ASSERT_EQ(status, 200);
+  auto found = run_chexport({"verify", "s3://chx/sums"}, s3.env());
+  EXPECT_EQ(found.exit_code, 4) << found.output;
+  EXPECT_NE(
+      found.output.find("has SHA-256 checksum " + checksums[0] + " in S3, the manifest says AAAA"),
+      std::string::npos)
+      << found.output;
+
+  args[6] = "s3://chx/plain";
+  args.insert(args.end(), {"--s3-checksum", "none"});
+  auto plain = run_chexport(args, s3.env());
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  log = s3.lines();
+  EXPECT_EQ(lines_with(log, "PUT /chx/plain/", "checksum=-"), lines_with(log, "PUT /chx/plain/"));
+  EXPECT_EQ(lines_with(log, "stored /chx/plain/", " -"), 2u);
+  EXPECT_EQ(s3.get("plain/manifest.json").find("s3_checksum_sha256"), std::string::npos);
+  auto plain_verify = run_chexport({"verify", "s3://chx/plain"}, s3.env());
+  EXPECT_EQ(plain_verify.exit_code, 0) << plain_verify.output;
+  EXPECT_NE(plain_verify.output.find("(2 S3 object(s) by size and ETag, as uploaded;"),
+            std::string::npos)
+      << plain_verify.output;
+
+  // A store whose checksum is not the one of the bytes sent: the task fails, and takes its
+  // objects back.
+  ChecksumS3 wrong(true);
+  args[6] = "s3://chx/wrong";
+  args.resize(args.size() - 2);
+  args.insert(args.end(), {"--retries", "0"});
+  auto refused = run_chexport(args, wrong.env());
+  EXPECT_EQ(refused.exit_code, 3) << refused.output;
+  EXPECT_NE(refused.output.find(", the parts sent make "), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("(a store that computes it otherwise: --s3-checksum none)"),
+            std::string::npos)
+      << refused.output;
+  long listed = 0;
+  std::string objects = s3_call("GET", "/chx?list-type=2&prefix=wrong%2F", "", &listed, wrong.url);
+  EXPECT_EQ(listed, 200);
+  EXPECT_EQ(objects.find("/part-"), std::string::npos) << objects;
 }
 
 // The S3 server's region and files of our own, without its keys (and without the EC2 metadata
@@ -707,6 +892,42 @@ TEST(S3, OneRunPerPrefixAndStaleLocksBreakOnlyWhenAsked) {
       << broken.output;
   EXPECT_FALSE(list_objects(bucket, "l/").count("l/.chexport.lock"));
   EXPECT_TRUE(list_objects(bucket, "l/").count("l/manifest.json"));
+}
+
+// Virtual-hosted addressing (the bucket in the host name) by the flag and by the profile's
+// "s3 = addressing_style", path-style otherwise with an endpoint: nginx logs the host each
+// request named.
+TEST(S3, VirtualHostedOrPathStyleAddressing) {
+  std::string bucket = fresh_bucket();
+  LoggedS3 s3;
+  auto env = s3.env();
+  env["AWS_ENDPOINT_URL"] = s3.localhost_url();
+  auto all_virtual = [&](const std::vector<std::string>& requests) {
+    EXPECT_FALSE(requests.empty());
+    for (const auto& r : requests) {
+      EXPECT_TRUE(r.starts_with(bucket + ".localhost /")) << r;
+      EXPECT_FALSE(r.find(" /" + bucket + "/") != std::string::npos) << r;
+    }
+  };
+  auto r = export_small("s3://" + bucket + "/virtual", env, {"--s3-addressing", "virtual"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  all_virtual(s3.requests());
+  TempDir dir;
+  std::ofstream(dir.str() + "/config") << "[default]\nregion = us-east-1\ns3 =\n"
+                                          "  addressing_style = virtual\n";
+  auto profiled = env;
+  profiled["AWS_CONFIG_FILE"] = dir.str() + "/config";
+  auto verify = run_chexport({"verify", "s3://" + bucket + "/virtual", "--deep"}, profiled);
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  all_virtual(s3.requests());
+
+  auto path = run_chexport({"verify", "s3://" + bucket + "/virtual"}, env);
+  EXPECT_EQ(path.exit_code, 0) << path.output;
+  for (const auto& request : s3.requests())
+    EXPECT_TRUE(request.starts_with("localhost /" + bucket + "/")) << request;
+  auto bad = run_chexport({"verify", "s3://" + bucket + "/virtual", "--s3-addressing", "dns"}, env);
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--s3-addressing"), std::string::npos) << bad.output;
 }
 
 }  // namespace

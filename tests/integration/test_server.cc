@@ -333,11 +333,11 @@ const TestS3& test_s3() {
 }
 
 std::string s3_call(const std::string& method, const std::string& path, const std::string& body,
-                    long* status) {
+                    long* status, const std::string& endpoint) {
   const TestS3& s3 = test_s3();
   CURL* curl = curl_easy_init();
   std::string answer;
-  std::string url = s3.endpoint() + path;
+  std::string url = (endpoint.empty() ? s3.endpoint() : endpoint) + path;
   std::string sha = Sha256::of(body);
   curl_slist* headers = curl_slist_append(nullptr, ("x-amz-content-sha256: " + sha).c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());

@@ -105,8 +105,10 @@ struct TestS3 {
 };
 const TestS3& test_s3();
 // `path` is "/bucket/key?query", already percent-encoded; returns the body, status in `status`.
+// `endpoint`: another S3 server than the fixture's, with the same keys.
 std::string s3_call(const std::string& method, const std::string& path,
-                    const std::string& body = "", long* status = nullptr);
+                    const std::string& body = "", long* status = nullptr,
+                    const std::string& endpoint = "");
 
 // Starts tests/tools/fault_proxy.py in front of `upstream_port`; returns it and its port.
 struct FaultProxy {

@@ -25,7 +25,8 @@ TEST(Config, ReadsEveryKey) {
                    "wire_compression": "gzip", "wire_level": 6},
     "workers": 4,
     "output": {"dir": "./dump", "format": "CSVWithNames", "compression": "none", "zstd_level": 5,
-               "max_rows_per_file": 100, "max_bytes_per_file": "1GiB", "max_compressed_bytes_per_file": 2048},
+               "max_rows_per_file": 100, "max_bytes_per_file": "1GiB", "max_compressed_bytes_per_file": 2048,
+               "s3_profile": "archive", "s3_addressing": "virtual", "s3_checksum": "none"},
     "split": {"max_rows_per_task": 50000000, "max_bytes_per_task": "20GiB"},
     "tables": [{"db": "default", "table": "trips", "mode": "partition", "partition_expr": "toYYYYMM(d)",
                 "lower_condition": "a", "upper_condition": "b", "split_field": "t"},
@@ -50,6 +51,9 @@ TEST(Config, ReadsEveryKey) {
   EXPECT_EQ(o.output.limits.max_rows, 100u);
   EXPECT_EQ(o.output.limits.max_csv_bytes, 1ull << 30);
   EXPECT_EQ(o.output.limits.max_compressed_bytes, 2048u);
+  EXPECT_EQ(o.output.s3_profile, "archive");
+  EXPECT_EQ(o.output.s3_addressing, "virtual");
+  EXPECT_FALSE(o.output.s3_checksums);
   EXPECT_EQ(o.split.max_rows_per_task, 50'000'000u);
   EXPECT_EQ(o.split.max_bytes_per_task, 20ull << 30);
   ASSERT_EQ(o.tables.size(), 2u);
@@ -87,6 +91,11 @@ TEST(Config, ErrorsNameThePathAndTheProblem) {
             "got \"brotli\"");
   EXPECT_EQ(error_of(R"json({"clickhouse": {"wire_level": 30}})json"),
             "x.json: clickhouse.wire_level: expected 1 to 22, got 30");
+  EXPECT_EQ(
+      error_of(R"json({"output": {"s3_addressing": "dns"}})json"),
+      "x.json: output.s3_addressing: expected \"path\", \"virtual\" or \"auto\", got \"dns\"");
+  EXPECT_EQ(error_of(R"json({"output": {"s3_checksum": "md5"}})json"),
+            "x.json: output.s3_checksum: expected \"sha256\" or \"none\", got \"md5\"");
   EXPECT_EQ(error_of(R"json({"clickhouse": {"settings": {"a": [1]}}})json"),
             "x.json: clickhouse.settings.a: expected a string, number or boolean, got an array");
 }

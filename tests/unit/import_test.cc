@@ -89,7 +89,7 @@ struct StoredExport {
     frame.resize(ZSTD_compress2(cctx, frame.data(), frame.size(), csv.data(), csv.size()));
     ZSTD_freeCCtx(cctx);
     file = ManifestFile{"part-000000.csv.zst", rows,  csv.size(), frame.size(),
-                        Sha256::of(frame),     false, ""};
+                        Sha256::of(frame),     false, "",         ""};
     std::ofstream(dir.path() / file.path, std::ios::binary) << frame;
   }
 };

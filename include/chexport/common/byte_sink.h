@@ -61,6 +61,8 @@ class OutputFile : public ByteSink {
   // What the store answered to commit() to identify the stored bytes (S3's ETag), which a later
   // check compares without reading them; empty where there is none (a local file).
   virtual std::string stored_etag() const { return {}; }
+  // The SHA-256 checksum the store keeps of the file (S3's "base64-N"); empty where there is none.
+  virtual std::string stored_checksum() const { return {}; }
 };
 
 }  // namespace chexport

@@ -33,10 +33,12 @@ struct AwsKeys {
   std::string source;                 // for the debug log: "environment", "profile x", ...
 };
 
-// What the user chose for S3 (--s3-profile, config key s3.profile); set by main before any store
-// opens.
+// What the user chose for S3 (--s3-profile, --s3-addressing, --s3-checksum and the config keys
+// output.s3_*); set by main before any store opens.
 struct S3Options {
   std::string profile;
+  std::string addressing;  // "path", "virtual", "auto"; empty: the profile's, else "auto"
+  bool checksums = true;   // ask S3 to keep a SHA-256 of each object (s3.h)
 };
 void set_s3_options(S3Options options);
 
@@ -50,6 +52,10 @@ class AwsCredentialChain {
   std::string region();
   // AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else the profile's endpoint_url; empty: AWS.
   std::string endpoint();
+  // --s3-addressing, else the profile's s3 addressing_style, else "auto": "path", "virtual" or
+  // "auto" (path-style with an endpoint, virtual-hosted on AWS).
+  std::string addressing();
+  bool checksums() const { return options_.checksums; }
 
  private:
   AwsKeys resolve();
@@ -66,7 +72,8 @@ class AwsCredentialChain {
 AwsCredentialChain& aws_credentials();
 
 // Exposed for tests. A section of an INI file as the AWS tools read it ("[name]", "key = value",
-// '#' and ';' comments); none when the file or the section is missing.
+// '#' and ';' comments; an indented "key = value" below "s3 =" as "s3.key"); none when the file or
+// the section is missing.
 std::optional<std::map<std::string, std::string>> read_ini_section(const std::string& path,
                                                                    const std::string& section);
 // credential_process output ({"Version": 1, "AccessKeyId", ...}) or the metadata service's

@@ -1,8 +1,15 @@
 // A small S3 client on libcurl's AWS SigV4 signing (docs/object-storage-and-pipes.md "Object
 // storage").
 //
-// Credentials, region and endpoint follow the AWS conventions (aws_credentials.h): with an
-// endpoint, path-style addressing; without it, virtual-hosted AWS endpoints. The three libcurl 7.88
+// Credentials, region and endpoint follow the AWS conventions (aws_credentials.h). Addressing is
+// virtual-hosted (https://bucket.host/key) or path-style (https://host/bucket/key), as
+// --s3-addressing or the profile says; "auto": path-style with an endpoint, virtual-hosted on AWS.
+//
+// With checksums on (the default), every PUT carries x-amz-checksum-sha256, multipart uploads are
+// created with x-amz-checksum-algorithm: SHA256 and completed with each part's checksum, and the
+// composite S3 answers (base64 SHA-256 of the parts' digests, "-N") is compared with the one of the
+// parts sent. Servers without checksums (radosgw 16) ignore the headers and answer none. The three
+// libcurl 7.88
 // traps (reference object-storage.md) are handled here: every request carries x-amz-content-sha256
 // (the body's real SHA-256, so the server rejects a corrupted body), query parameters are written
 // sorted and as "key=" when empty, and keys are percent-encoded except A-Z a-z 0-9 - . _ ~ /.
@@ -37,11 +44,13 @@ S3Location parse_s3_url(std::string_view text);
 struct S3Credentials {
   AwsCredentialChain* keys = nullptr;  // asked before each request: temporary keys change
   std::string region = "us-east-1";
-  std::string endpoint;  // e.g. http://127.0.0.1:7480; empty: AWS
+  std::string endpoint;         // e.g. http://127.0.0.1:7480; empty: AWS
+  bool virtual_hosted = false;  // the bucket in the host name, else in the path
+  bool checksums = true;        // SHA-256 checksums S3 keeps (above)
 };
 
-// The process's credential chain (aws_credentials.h), its region and endpoint; throws the chain's
-// Error when it finds no keys.
+// The process's credential chain (aws_credentials.h), its region, endpoint, addressing and
+// checksum choice; throws the chain's Error when it finds no keys.
 S3Credentials s3_credentials();
 
 class S3Client {
@@ -56,20 +65,31 @@ class S3Client {
   // condition (older radosgw) overwrites it and answers true: read it back to be sure.
   bool put_object_if_absent(const std::string& key, std::string_view body);
   std::string create_multipart_upload(const std::string& key);
-  // Returns the part's ETag.
-  std::string upload_part(const std::string& key, const std::string& upload_id, int part_number,
-                          std::string_view body);
-  // Returns the object's ETag (normalized as s3_etag() does), or empty if the answer has none.
-  std::string complete_multipart_upload(const std::string& key, const std::string& upload_id,
-                                        const std::vector<std::string>& etags);
+  struct Part {
+    std::string etag;
+    std::string sha256;  // hex, of the bytes sent
+  };
+  Part upload_part(const std::string& key, const std::string& upload_id, int part_number,
+                   std::string_view body);
+  // What S3 keeps of an object to check it by: its ETag (normalized as s3_etag() does) and its
+  // SHA-256 checksum as S3 writes it ("base64-N"); either empty when the server has none.
+  struct Stored {
+    std::string etag;
+    std::string checksum;
+  };
+  // Throws a transient Error when S3's composite checksum is not the one of the parts sent.
+  Stored complete_multipart_upload(const std::string& key, const std::string& upload_id,
+                                   const std::vector<Part>& parts);
   void abort_multipart_upload(const std::string& key, const std::string& upload_id) noexcept;
   void delete_object(const std::string& key);
   // Streams the object into `sink`; false when there is no such object.
   bool get_object(const std::string& key, ByteSink& sink);
-  // HEAD: the object's size and ETag without its bytes; none when there is no such object.
+  // HEAD: the object's size, ETag and checksum without its bytes; none when there is no such
+  // object.
   struct Head {
     uint64_t size = 0;
     std::string etag;
+    std::string checksum;
   };
   std::optional<Head> head_object(const std::string& key);
 
@@ -91,13 +111,16 @@ class S3Client {
     long status = 0;
     std::string body;  // of errors and small answers
     std::string etag;
+    std::string checksum;         // x-amz-checksum-sha256
     int64_t content_length = -1;  // as the answer declares it; -1 when it does not
+    std::string sent_sha256;      // hex, of the request's body
   };
   // `condition`, when given, is a conditional header (If-None-Match: *): a 412 answer is then
-  // returned, not thrown.
+  // returned, not thrown. `header`, when given, is one more header to send.
   Response request(const char* method, const std::string& key, const std::string& query,
                    std::string_view body, ByteSink* sink, const std::string& what,
-                   const char* condition = nullptr);
+                   const char* condition = nullptr, const char* header = nullptr);
+  std::string url(const std::string& key) const;
 
   S3Credentials credentials_;
   std::string bucket_;
@@ -107,6 +130,11 @@ class S3Client {
 // An ETag as S3 writes it in a header ("abc") or in XML (&quot;abc&quot;), without the quotes:
 // the one form the manifest records and compares.
 std::string s3_etag(std::string_view raw);
+
+// The checksum S3 keeps of a multipart object made of parts with these SHA-256 digests (hex):
+// base64(SHA-256(the raw digests, concatenated)) + "-" + the number of parts.
+std::string s3_composite_sha256(const std::vector<std::string>& part_sha256);
+std::string base64_of_hex(std::string_view hex);
 
 // Percent-encodes an object key for the request path (everything but A-Z a-z 0-9 - . _ ~ /).
 std::string s3_encode_key(std::string_view key);

@@ -28,7 +28,8 @@ struct StoredFile {
 // What a store says of a file without reading it.
 struct FileHead {
   uint64_t size = 0;
-  std::string etag;  // S3's ETag (s3_etag()); empty for a local file
+  std::string etag;      // S3's ETag (s3_etag()); empty for a local file
+  std::string checksum;  // the SHA-256 checksum S3 keeps ("base64-N"); empty where none
 };
 
 // The lock that makes one run at a time the owner of an output (docs/resume-and-validation.md "One

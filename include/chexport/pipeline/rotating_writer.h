@@ -43,6 +43,7 @@ struct WrittenFile {
   std::string sha256;             // of the file's bytes
   bool handed_off = false;        // removed after --on-file succeeded (--delete-after-hook)
   std::string etag;               // S3: the object's ETag (OutputFile::stored_etag())
+  std::string s3_checksum;        // S3: the SHA-256 it keeps (OutputFile::stored_checksum())
 };
 
 // Opens the i-th (0-based) output file of a task.

@@ -24,6 +24,7 @@ struct ManifestFile {
   std::string sha256;             // of the file's bytes, hex
   bool handed_off = false;        // removed after --on-file: not there to read
   std::string etag;               // S3: the object's ETag at upload; empty for a local file
+  std::string s3_checksum;        // S3: the SHA-256 checksum it keeps ("base64-N"), if any
 };
 
 struct ManifestTask {

@@ -46,6 +46,8 @@ struct OutputOptions {
   bool delete_after_hook = false;   // remove each file once its command succeeded
   uint64_t s3_part_size = 8 << 20;  // with an s3:// output (store.h)
   std::string s3_profile;           // the AWS profile for s3:// (aws_credentials.h)
+  std::string s3_addressing;        // path, virtual, auto; empty: the profile's (s3.h)
+  bool s3_checksums = true;         // ask S3 to keep SHA-256 checksums (s3.h)
   std::vector<std::string> hidden_env = {"CLICKHOUSE_PASSWORD"};  // not passed to --on-file
   WorkerShare worker;  // --worker K/N: this host's share of the plan (worker_share.h)
   bool to_stdout() const { return dir == "-"; }

@@ -24,6 +24,7 @@ struct VerifyReport {
   uint64_t bytes = 0;                 // compressed bytes read
   uint64_t handed_off = 0;            // files removed after --on-file, not checked
   uint64_t headed = 0;                // S3 objects checked by size and ETag only (not --deep)
+  uint64_t checksummed = 0;           // of those, also by the SHA-256 checksum S3 keeps
   std::vector<std::string> problems;  // one line each
 };
 
