@@ -56,6 +56,7 @@ std::string json_escape(std::string_view text) {
 }
 
 void JsonWriter::newline() {
+  if (!pretty_) return;
   out_.push_back('\n');
   out_.append(2 * first_.size(), ' ');
 }

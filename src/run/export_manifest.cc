@@ -4,6 +4,7 @@
 #include <set>
 
 #include "chexport/plan/distributed.h"
+#include "chexport/run/task_journal.h"
 #include "chexport/run/worker_share.h"
 
 #include <simdjson.h>
@@ -171,10 +172,11 @@ ExportManifest join_parts(Store& store, const std::vector<std::string>& names) {
   ExportManifest joined;
   std::vector<WorkerPart> parts;
   for (const std::string& name : names) {
-    StringSink text;
-    if (!store.read(name, text)) throw_usage(store.describe(name) + " vanished while read");
+    std::string text;
+    if (!read_manifest_text(store, name, text))
+      throw_usage(store.describe(name) + " vanished while read");
     WorkerPart part;
-    add_part(joined, parse_manifest(store, name, text.text, &part));
+    add_part(joined, parse_manifest(store, name, text, &part));
     part.name = name;
     parts.push_back(std::move(part));
   }
@@ -226,9 +228,9 @@ ExportManifest read_export_manifest(Store& store) {
     if (f.path.find('/') == std::string::npos && parse_manifest_part_name(f.path))
       names.push_back(f.path);
   }
-  StringSink text;
-  if (store.read("manifest.json", text)) {
-    ExportManifest whole = parse_manifest(store, "manifest.json", text.text, nullptr);
+  std::string text;
+  if (read_manifest_text(store, "manifest.json", text)) {
+    ExportManifest whole = parse_manifest(store, "manifest.json", text, nullptr);
     // Parts beside it are another export in the same place: reading either alone would hide the
     // other's files.
     if (!names.empty()) {

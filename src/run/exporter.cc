@@ -21,6 +21,7 @@
 #include "chexport/run/import_journal.h"
 #include "chexport/run/resume.h"
 #include "chexport/run/task_export.h"
+#include "chexport/run/task_journal.h"
 
 namespace chexport {
 namespace {
@@ -79,17 +80,57 @@ class Run {
     }
   }
 
-  void write_manifest() {
+  // The manifest as the run starts; then, in a local directory, a new journal beside it.
+  void start_recording() {
     std::lock_guard lock(mutex_);
     write_manifest_locked();
+    if (store_ != nullptr && store_->is_local() && options_.output.manifest_path.empty()) {
+      journal_ = std::make_unique<TaskJournal>(
+          store_->describe(journal_name(options_.output.worker.manifest_name())));
+    }
+  }
+
+  // The manifest with every task; the journal, whose tasks it now holds, goes.
+  void finish_recording() {
+    std::lock_guard lock(mutex_);
+    write_manifest_locked();
+    if (journal_) journal_->remove();
+  }
+
+  // Bytes written to record progress: the manifests, and the journal.
+  uint64_t bookkeeping_bytes() {
+    std::lock_guard lock(mutex_);
+    return manifest_bytes_ + (journal_ ? journal_->bytes() : 0);
   }
 
  private:
   void write_manifest_locked() {
+    std::string json = manifest_json(options_, result_);
     if (!options_.output.manifest_path.empty()) {
-      write_file_atomically(options_.output.manifest_path, manifest_json(options_, result_));
+      write_file_atomically(options_.output.manifest_path, json);
     } else if (store_ != nullptr) {
-      store_->put(options_.output.worker.manifest_name(), manifest_json(options_, result_));
+      store_->put(options_.output.worker.manifest_name(), json);
+    }
+    manifest_bytes_ += json.size();
+    last_manifest_ = Clock::now();
+  }
+
+  // A finished task, at a cost that does not grow with the number of tasks: one journal line, or
+  // (S3, --manifest FILE) the whole manifest at most every manifest_interval_seconds.
+  void record_locked(const TaskResult& task) {
+    if (journal_) {
+      journal_->append(task_json_line(task));
+    } else if (std::chrono::duration<double>(Clock::now() - last_manifest_).count() >=
+               manifest_interval_seconds) {
+      write_manifest_locked();
+    }
+    ++recorded_;
+    if (!many_tasks_) return;
+    if (std::chrono::duration<double>(Clock::now() - last_summary_).count() >= 10) {
+      last_summary_ = Clock::now();
+      RunTotals totals = totals_of(result_);
+      spdlog::info("{} of {} task(s) finished, {} failed; {} rows so far", recorded_, queue_.size(),
+                   totals.failed_tasks, totals.rows);
     }
   }
 
@@ -99,30 +140,145 @@ class Run {
     return !stop_reason_.empty();
   }
 
+  // A task exported with its check deferred (batchable()), waiting for check_and_record().
+  struct Unchecked {
+    size_t index;
+    TaskResult result;
+  };
+
+  // Small tasks read through the run's connection, whose files nobody else sees before they are
+  // recorded (no --on-file, not stdout), are checked after export batch_check_tasks at a time.
+  bool batchable(const Task& task) const {
+    return !options_.output.to_stdout() && options_.output.on_file.empty() &&
+           (!task.table.shard || options_.shard_url.empty()) && !task.predicate.empty() &&
+           task.planned_rows <= batch_check_max_rows;
+  }
+
   void work(Worker& worker) {
     while (!should_stop()) {
       size_t next = next_.fetch_add(1);
-      if (next >= queue_.size()) return;
+      if (next >= queue_.size()) break;
+      const size_t index = queue_[next];
       TaskResult result;
       {
         std::lock_guard lock(mutex_);
-        result = result_.tasks[queue_[next]];
+        result = result_.tasks[index];
       }
-      run_task(worker, result);
+      const bool defer = batchable(result.task);
+      run_task(worker, result, defer);
+      if (!defer || result.status != TaskStatus::done) {
+        if (!store_and_record(index, result)) return;
+        continue;
+      }
+      std::vector<Unchecked> batch;
+      {
+        std::lock_guard lock(mutex_);
+        unchecked_.push_back({index, std::move(result)});
+        if (unchecked_.size() >= batch_check_tasks) batch.swap(unchecked_);
+      }
+      if (!batch.empty() && !check_and_record(worker, batch)) return;
+    }
+    // Each worker that leaves checks what waits; the last one leaves nothing behind.
+    std::vector<Unchecked> rest;
+    {
       std::lock_guard lock(mutex_);
-      result_.tasks[queue_[next]] = result;
-      result_.seconds = seconds_since(start_);
+      rest.swap(unchecked_);
+    }
+    if (!rest.empty()) check_and_record(worker, rest);
+  }
+
+  // False when the manifest cannot be written: the run stops.
+  bool store_and_record(size_t index, const TaskResult& result) {
+    std::lock_guard lock(mutex_);
+    result_.tasks[index] = result;
+    result_.seconds = seconds_since(start_);
+    try {
+      record_locked(result);
+      // After the record: a task logged as done is in the manifest or its journal.
+      if (result.status == TaskStatus::done) log_done(result, result.attempts);
+      return true;
+    } catch (const Error& e) {
+      // Without a manifest the run cannot be trusted or resumed: stop it, keep the error.
+      spdlog::error("cannot write the manifest: {}", e.what());
+      if (result_.exit_code == 0) result_.exit_code = exit_code_for(e.category());
+      if (stop_reason_.empty())
+        stop_reason_ = std::string("cannot write the manifest: ") + e.what();
+      return false;
+    }
+  }
+
+  // The deferred checks of `batch`, one query per table (check_batch()): a task whose count()
+  // still matches is done; one whose count changed, or whose table's columns changed, fails
+  // validation; when the check itself fails (the server, the network), the table's tasks are
+  // exported again one by one, each checked on its own. Files of a task that does not end done
+  // are taken back.
+  bool check_and_record(Worker& worker, std::vector<Unchecked>& batch) {
+    std::map<std::string, std::vector<Unchecked*>> by_source;
+    for (Unchecked& u : batch) by_source[u.result.task.table.sql()].push_back(&u);
+    for (auto& [source, group] : by_source) {
+      const Task& first = group.front()->result.task;
+      std::vector<const Task*> tasks;
+      for (Unchecked* u : group) tasks.push_back(&u->result.task);
+      std::vector<uint64_t> counts;
+      std::optional<Error> failure;
       try {
-        write_manifest_locked();
+        counts = check_batch(worker.client, first.table, *first.columns, tasks);
       } catch (const Error& e) {
-        // Without a manifest the run cannot be trusted or resumed: stop it, keep the error.
-        spdlog::error("cannot write the manifest: {}", e.what());
-        if (result_.exit_code == 0) result_.exit_code = exit_code_for(e.category());
-        if (stop_reason_.empty())
-          stop_reason_ = std::string("cannot write the manifest: ") + e.what();
-        return;
+        failure = e;
+      }
+      for (size_t i = 0; i < group.size(); ++i) {
+        TaskResult& result = group[i]->result;
+        const auto task_start = Clock::now() - std::chrono::duration_cast<Clock::duration>(
+                                                   std::chrono::duration<double>(result.seconds));
+        if (!failure && counts.at(i) == result.written_rows) {
+          result.count_after = counts[i];
+          progress_.task_finished(result.task, true, result.written_rows, result.files, "", false);
+          continue;
+        }
+        take_back(worker, result);
+        if (!failure) {
+          fail(result,
+               Error(ErrorKind::permanent, ErrorCategory::validation,
+                     "export of " + task_name(result.task) + ": count() changed from " +
+                         std::to_string(result.count_before) + " to " + std::to_string(counts[i]) +
+                         " during the export (the partition is still being written to)"),
+               task_start);
+        } else if (failure->category() == ErrorCategory::validation || should_stop()) {
+          fail(result, *failure, task_start);
+        } else {
+          if (i == 0) {
+            spdlog::warn("{}; exporting its {} task(s) again, each checked on its own",
+                         failure->what(), group.size());
+          }
+          run_task(worker, result, false);
+        }
       }
     }
+    for (const Unchecked& u : batch) {
+      if (!store_and_record(u.index, u.result)) return false;
+    }
+    return true;
+  }
+
+  // Removes the files of a task that was exported but did not pass its check.
+  void take_back(Worker& worker, TaskResult& result) {
+    progress_.take_back(result.csv_bytes, result.written_rows);
+    for (const WrittenFile& f : result.files) {
+      try {
+        worker.store->remove(f.path);
+      } catch (const std::exception& e) {
+        spdlog::error("could not take back {}: {}", worker.store->describe(f.path), e.what());
+      }
+    }
+    result.files.clear();
+  }
+
+  void log_done(const TaskResult& result, int attempt) {
+    spdlog::log(many_tasks_ ? spdlog::level::debug : spdlog::level::info,
+                "{}: {} rows in {} file(s), {} CSV -> {} ({:.2f} s{})", task_name(result.task),
+                result.written_rows, result.files.size(), format_bytes(result.csv_bytes),
+                format_bytes(result.compressed_bytes), result.seconds,
+                attempt > 1 ? ", attempt " + std::to_string(attempt) : std::string());
   }
 
   // Sleeps for `seconds` unless the run is cancelled or stopped first.
@@ -135,11 +291,11 @@ class Run {
 
   // One attempt, through the run's connection; with --shard-url straight from one of the shard's
   // replicas, the next one after a connection error (each task and each attempt starts at another).
-  void attempt_task(Worker& worker, TaskResult& result, int attempt) {
+  void attempt_task(Worker& worker, TaskResult& result, int attempt, bool defer_check) {
     const Task& task = result.task;
     if (!task.table.shard || options_.shard_url.empty()) {
       export_attempt(worker, TaskSource{worker.client, task.table}, options_.output, result,
-                     cancel_, progress_, attempt);
+                     cancel_, progress_, attempt, defer_check);
       return;
     }
     const ShardSource& shard = *task.table.shard;
@@ -164,21 +320,19 @@ class Run {
     }
   }
 
-  void run_task(Worker& worker, TaskResult& result) {
+  // With `defer_check`, a task that ends done waits for check_and_record().
+  void run_task(Worker& worker, TaskResult& result, bool defer_check) {
     const auto task_start = Clock::now();
     for (int attempt = 1;; ++attempt) {
       result.attempts = attempt;
       const uint64_t stdout_before = stdout_bytes_written();
       std::optional<Error> failure;
       try {
-        attempt_task(worker, result, attempt);
+        attempt_task(worker, result, attempt, defer_check);
         result.status = TaskStatus::done;
         result.error.clear();
         result.seconds = seconds_since(task_start);
-        spdlog::info("{}: {} rows in {} file(s), {} CSV -> {} ({:.2f} s{})", task_name(result.task),
-                     result.written_rows, result.files.size(), format_bytes(result.csv_bytes),
-                     format_bytes(result.compressed_bytes), result.seconds,
-                     attempt > 1 ? ", attempt " + std::to_string(attempt) : std::string());
+        if (defer_check) return;
         progress_.task_finished(result.task, true, result.written_rows, result.files, "", false);
         return;
       } catch (const Error& e) {
@@ -242,6 +396,14 @@ class Run {
   std::mutex mutex_;  // result_, stop_reason_, the manifest file
   std::string stop_reason_;
   Clock::time_point start_ = Clock::now();
+  std::vector<Unchecked> unchecked_;      // exported, waiting for their check
+  std::unique_ptr<TaskJournal> journal_;  // a local directory's (task_journal.h)
+  uint64_t manifest_bytes_ = 0;
+  Clock::time_point last_manifest_ = Clock::now();
+  // Above per_task_log_limit tasks, a line per task goes to debug and a summary comes every 10 s.
+  bool many_tasks_ = result_.tasks.size() > per_task_log_limit;
+  size_t recorded_ = 0;
+  Clock::time_point last_summary_ = Clock::now();
 
  public:
   std::string stop_reason() {
@@ -346,6 +508,7 @@ void start_fresh(const ExportOptions& options, const PreviousExport& previous, S
                  const std::vector<std::string>& dirs) {
   std::set<std::string> ours(previous.files.begin(), previous.files.end());
   ours.insert("manifest.json");
+  ours.insert(journal_name("manifest.json"));
   for (const TableSpec& t : options.tables)
     ours.insert(table_dir(t.table.db, t.table.table) + "/schema.sql");
   std::vector<std::string> foreign, temps;
@@ -420,7 +583,11 @@ void start_fresh_share(const ExportOptions& options, const PreviousExport& previ
   for (const std::set<std::string>* dirs : {&mine, &stale}) {
     for (const std::string& dir : *dirs) remove_data_files(store, dir);
   }
-  for (const std::string& name : old_parts) store.remove(name);
+  for (const std::string& name : old_parts) {
+    store.remove(journal_name(name));
+    store.remove(name);
+  }
+  store.remove(journal_name(options.output.worker.manifest_name()));
   store.remove(options.output.worker.manifest_name());
 }
 
@@ -490,7 +657,11 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
       remove_data_files(store, task.dir, p.files);
       ++kept;
     } else {
-      if (it != previous.tasks.end()) spdlog::info("{}: exporting again: {}", task_name(task), why);
+      if (it != previous.tasks.end()) {
+        spdlog::log(
+            run.tasks.size() > per_task_log_limit ? spdlog::level::debug : spdlog::level::info,
+            "{}: exporting again: {}", task_name(task), why);
+      }
       remove_data_files(store, task.dir);
       ++redo;
     }
@@ -722,7 +893,7 @@ RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) 
     progress.task_finished(r.task, true, r.written_rows, {}, "", true);
   }
   Run executor(options, cancel, run, progress, store.get());
-  executor.write_manifest();
+  executor.start_recording();
   progress.start();
   executor.execute(export_queue(options, run));
   progress.stop();
@@ -732,7 +903,9 @@ RunResult run_export(const ExportOptions& requested, const CancelToken* cancel) 
   run.seconds = seconds_since(start);
   if (cancelled(cancel)) run.exit_code = cancel->exit_code.load();
   if (options.output.to_stdout() && run.exit_code != 0) poison_stdout();
-  executor.write_manifest();
+  executor.finish_recording();
+  spdlog::debug("progress recorded in {} bytes of manifest and journal",
+                executor.bookkeeping_bytes());
   RunTotals totals = totals_of(run);
   progress.run_finished(run.exit_code, totals.rows, totals.failed_tasks);
   run.summary = summary_line(run, options.output.dir);

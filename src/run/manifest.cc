@@ -128,6 +128,12 @@ void write_task(JsonWriter& j, const TaskResult& t) {
 
 }  // namespace
 
+std::string task_json_line(const TaskResult& task) {
+  JsonWriter j(false);
+  write_task(j, task);
+  return j.str();
+}
+
 std::string manifest_json(const ExportOptions& options, const RunResult& run) {
   JsonWriter j;
   j.begin_object();

@@ -11,6 +11,7 @@
 #include "chexport/common/error.h"
 #include "chexport/common/sha256.h"
 #include "chexport/output/layout.h"
+#include "chexport/run/task_journal.h"
 
 namespace chexport {
 namespace {
@@ -101,12 +102,12 @@ ResponseInfo read_response_info(simdjson::dom::element task) {
 
 PreviousExport read_previous_export(Store& store, const std::string& manifest_name) {
   PreviousExport previous;
-  StringSink manifest_text;
-  if (!store.read(manifest_name, manifest_text)) return previous;
+  std::string manifest_text;
+  if (!read_manifest_text(store, manifest_name, manifest_text)) return previous;
   std::string path = store.describe(manifest_name);
   simdjson::dom::parser parser;
   simdjson::dom::element manifest;
-  simdjson::padded_string padded(manifest_text.text);
+  simdjson::padded_string padded(manifest_text);
   if (parser.parse(padded).get(manifest) != simdjson::SUCCESS) {
     throw_usage(path + " cannot be read as a chexport manifest; use --fresh to start over");
   }

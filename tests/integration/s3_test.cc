@@ -236,6 +236,15 @@ class LoggedS3 {
     seen_[method] = line;
     return {requests, bytes};
   }
+  // Requests of `method` whose path ends with `suffix`, in the whole log.
+  size_t count(const std::string& method, const std::string& suffix) {
+    std::istringstream lines(read_file(log_));
+    std::string m, uri, host;
+    uint64_t sent = 0;
+    size_t n = 0;
+    while (lines >> m >> uri >> sent >> host) n += m == method && uri.ends_with(suffix);
+    return n;
+  }
   // "host uri" of every request since the last call.
   std::vector<std::string> requests() {
     std::istringstream lines(read_file(log_));
@@ -497,6 +506,36 @@ TEST(S3, ChecksumsS3KeepsRecordedAndComparedByHead) {
   std::string objects = s3_call("GET", "/chx?list-type=2&prefix=wrong%2F", "", &listed, wrong.url);
   EXPECT_EQ(listed, 200);
   EXPECT_EQ(objects.find("/part-"), std::string::npos) << objects;
+}
+
+// 300 tasks into S3 (where nothing is appended): the manifest goes up when the run starts, when it
+// ends, and at most every 30 s between, not after each task; a resume reads it.
+TEST(S3, ThreeHundredTasksFewManifestUploads) {
+  std::string db = fresh_database();
+  std::string bucket = fresh_bucket();
+  http_query("CREATE TABLE " + db +
+             ".t (p UInt32, n UInt64) ENGINE = MergeTree PARTITION BY p ORDER BY n");
+  for (int first = 0; first < 300; first += 100) {
+    http_query("INSERT INTO " + db + ".t SELECT number, number FROM numbers(" +
+               std::to_string(first) + ", 100)");
+  }
+  LoggedS3 s3;
+  std::vector<std::string> args{"export", "--url", test_server().url(), "-t", db + ".t",
+                                "-o",     "s3://" + bucket + "/many", "-j", "4"};
+  auto r = run_chexport(args, s3.env());
+  ASSERT_EQ(r.exit_code, 0) << r.output.substr(0, 3000);
+  // Two, and one more for each 30 s the run took (as the manifest says), not one per task.
+  simdjson::dom::parser parser;
+  double seconds = parser.parse(get_object(bucket, "many/manifest.json"))["seconds"];
+  size_t puts = s3.count("PUT", "/many/manifest.json");
+  EXPECT_GE(puts, 2u);
+  EXPECT_LE(puts, 2u + static_cast<size_t>(seconds / 30)) << seconds << " s";
+  auto again = run_chexport(args, s3.env());
+  ASSERT_EQ(again.exit_code, 0) << again.output.substr(0, 3000);
+  EXPECT_NE(again.output.find("300 task(s) already done and verified, 0 to export"),
+            std::string::npos)
+      << again.output.substr(0, 3000);
+  EXPECT_EQ(run_chexport({"verify", "s3://" + bucket + "/many"}, s3.env()).exit_code, 0);
 }
 
 // The S3 server's region and files of our own, without its keys (and without the EC2 metadata

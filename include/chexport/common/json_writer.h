@@ -12,6 +12,8 @@ namespace chexport {
 
 class JsonWriter {
  public:
+  // `pretty`: newlines and indents; else one line (a journal's, import_journal.h, task_journal.h).
+  explicit JsonWriter(bool pretty = true) : pretty_(pretty) {}
   JsonWriter& begin_object();
   JsonWriter& end_object();
   JsonWriter& begin_array();
@@ -42,6 +44,7 @@ class JsonWriter {
   std::string out_;
   std::vector<bool> first_;  // per open container: nothing written in it yet
   bool after_key_ = false;
+  bool pretty_ = true;
 };
 
 std::string json_escape(std::string_view text);

@@ -148,4 +148,10 @@ RunTotals totals_of(const RunResult& run);
 // password.
 std::string manifest_json(const ExportOptions& options, const RunResult& run);
 
+// Above this many tasks, the lines a run logs for each task go to debug level, and a summary
+// comes at info level every 10 seconds instead.
+inline constexpr size_t per_task_log_limit = 200;
+// One task as manifest_json() writes it, on one line (task_journal.h).
+std::string task_json_line(const TaskResult& task);
+
 }  // namespace chexport

@@ -40,8 +40,28 @@ struct TaskSource {
   ClickHouseClient& client;
   TableRef table;
 };
+// With `defer_check`, the attempt ends once the files are committed: the columns and count() after
+// export are left to check_batch() (result.count_after stays 0).
 void export_attempt(Worker& worker, const TaskSource& source, const OutputOptions& out,
-                    TaskResult& result, const CancelToken* cancel, Progress& progress, int attempt);
+                    TaskResult& result, const CancelToken* cancel, Progress& progress, int attempt,
+                    bool defer_check = false);
+
+// Tasks of at most this many planned rows (through the run's connection, without --on-file) are
+// checked after export in batches of up to batch_check_tasks: a round trip per task costs more
+// than such a task's rows.
+inline constexpr uint64_t batch_check_max_rows = 100000;
+inline constexpr size_t batch_check_tasks = 64;
+
+// One row: count() of each predicate's rows in `from`, in order, as text (one scan of their union).
+std::string count_each_query(const std::string& from, const std::vector<std::string>& predicates);
+
+// The deferred checks of tasks read through `client` from `table` (one table, or one shard's
+// remote()): its columns against `columns` (a validation Error if they changed), then every
+// task's count() now, in one query (countIf of each predicate, over their union); in order.
+// Throws Error as a query does.
+std::vector<uint64_t> check_batch(ClickHouseClient& client, const TableRef& table,
+                                  const std::vector<Column>& columns,
+                                  const std::vector<const Task*>& tasks);
 
 // "db.table partition X range [a, b)", for messages.
 std::string task_name(const Task& task);
