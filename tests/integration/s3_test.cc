@@ -520,8 +520,9 @@ TEST(S3, ThreeHundredTasksFewManifestUploads) {
                std::to_string(first) + ", 100)");
   }
   LoggedS3 s3;
-  std::vector<std::string> args{"export", "--url", test_server().url(), "-t", db + ".t",
-                                "-o",     "s3://" + bucket + "/many", "-j", "4"};
+  std::vector<std::string> args{"export",  "--url", test_server().url(),        "-t",
+                                db + ".t", "-o",    "s3://" + bucket + "/many", "-j",
+                                "4"};
   auto r = run_chexport(args, s3.env());
   ASSERT_EQ(r.exit_code, 0) << r.output.substr(0, 3000);
   // Two, and one more for each 30 s the run took (as the manifest says), not one per task.
