@@ -289,6 +289,14 @@ AwsKeys AwsCredentialChain::resolve() {
     return assume_role_with_web_identity(env("AWS_ROLE_ARN"), env("AWS_WEB_IDENTITY_TOKEN_FILE"),
                                          session.empty() ? "chexport" : session, region_now);
   }
+  if (!value("sso_session").empty() || !value("sso_start_url").empty() ||
+      !value("source_profile").empty() || !value("credential_source").empty()) {
+    throw_usage("the AWS profile " + name +
+                " gets its keys through IAM Identity Center (sso_*) or another profile "
+                "(source_profile, credential_source), which chexport does not read: add "
+                "credential_process = aws configure export-credentials --profile " +
+                name + " --format process to a profile and use that one");
+  }
   if (auto keys = instance_metadata()) return *keys;
   throw_usage(
       "s3:// needs AWS credentials, and none were found: set AWS_ACCESS_KEY_ID and "

@@ -586,7 +586,8 @@ TEST(S3, ProfilesOfTheSharedFilesAndCredentialProcess) {
       << "\n[profile process]\nendpoint_url = " << s3.endpoint()
       << "\ncredential_process = " << (dir.path() / "keys.sh").string()
       << "\n[profile broken]\nendpoint_url = " << s3.endpoint()
-      << "\ncredential_process = " << (dir.path() / "fails.sh").string() << "\n";
+      << "\ncredential_process = " << (dir.path() / "fails.sh").string()
+      << "\n[profile sso]\nsso_session = corp\nsso_account_id = 1\n";
   std::map<std::string, std::string> env = keyless_env(dir);
 
   auto by_flag = export_small("s3://" + bucket + "/flag", env, {"--s3-profile", "archive"});
@@ -620,6 +621,15 @@ TEST(S3, ProfilesOfTheSharedFilesAndCredentialProcess) {
                                 "/credentials nor " + dir.str() + "/config"),
             std::string::npos)
       << nowhere.output;
+  // IAM Identity Center is not read: the message says what to use instead.
+  auto sso = export_small("s3://" + bucket + "/sso", env, {"--s3-profile", "sso"});
+  EXPECT_EQ(sso.exit_code, 2) << sso.output;
+  EXPECT_NE(sso.output.find("the AWS profile sso gets its keys through IAM Identity Center "
+                            "(sso_*) or another profile (source_profile, credential_source), "
+                            "which chexport does not read: add credential_process = aws "
+                            "configure export-credentials --profile sso --format process"),
+            std::string::npos)
+      << sso.output;
   // No keys anywhere: one line that lists where they may come from.
   std::map<std::string, std::string> none = env;
   none["AWS_ENDPOINT_URL"] = s3.endpoint();
