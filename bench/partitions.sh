@@ -81,7 +81,8 @@ PYTHONPATH="$(dirname "$0")" python3 - "$raw" "$BENCH_DIR/partitions-bytes-$SERV
 import sys
 from medians import read_medians
 raw, bytes_file, server = sys.argv[1], sys.argv[2], sys.argv[3]
-reps, med = read_medians(raw)
+_, med = read_medians(raw)
+reps = sum(1 for line in open(raw) if line.startswith("chexport "))  // len({line.split("\t")[0] for line in open(raw) if line.startswith("chexport ")})
 written = {}
 for line in open(bytes_file):
     n, book, manifest = line.split()
