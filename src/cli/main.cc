@@ -502,12 +502,17 @@ void apply_run(const CLI::App* app, const Flags& f, ExportOptions& o) {
 void add_s3_profile(CLI::App* app, Flags& f) {
   app->add_option("--s3-profile", f.s3_profile,
                   "the AWS profile (of ~/.aws/credentials and ~/.aws/config) for s3:// (default: "
-                  "AWS_PROFILE, else the AWS_* keys, else \"default\")");
+                  "the AWS_* keys, else AWS_PROFILE, else \"default\")");
   app->add_option("--s3-addressing", f.s3_addressing,
                   "path (https://host/bucket/key), virtual (https://bucket.host/key) or auto "
                   "(default: the profile's s3 addressing_style, else auto: path with an "
                   "endpoint, virtual on AWS)")
       ->check(CLI::IsMember({"path", "virtual", "auto"}));
+  app->add_option("--s3-checksum", f.s3_checksum,
+                  "sha256 (default): S3 keeps each object's SHA-256 and checks every part, and "
+                  "resume and verify compare it; none: for S3-compatible stores that refuse "
+                  "x-amz-checksum-* headers")
+      ->check(CLI::IsMember({"sha256", "none"}));
 }
 
 void add_export_flags(CLI::App* exp, Flags& f) {
@@ -517,9 +522,6 @@ void add_export_flags(CLI::App* exp, Flags& f) {
   exp->add_option("--s3-part-size", f.s3_part_size,
                   "multipart upload part size for s3:// (default 8MiB, at least 5MiB)");
   add_s3_profile(exp, f);
-  exp->add_option("--s3-checksum", f.s3_checksum,
-                  "sha256 (default): S3 keeps each object's SHA-256 and checks every part; none: "
-                  "for S3-compatible stores that refuse x-amz-checksum-* headers");
   exp->add_option("--on-file", f.on_file,
                   "run this shell command for each finished, validated file (CHEXPORT_FILE, "
                   "CHEXPORT_ROWS, ...)");
@@ -885,7 +887,7 @@ int main(int argc, char** argv) {
     if ((exporting || imp->parsed()) && f.quiet) level = spdlog::level::err;
     spdlog::set_level(level);
     http_global_init();
-    set_s3_options(S3Options{f.s3_profile, f.s3_addressing, true});
+    set_s3_options(S3Options{f.s3_profile, f.s3_addressing, f.s3_checksum != "none"});
     if (verify->parsed()) return run_verify(verify, f);
     if (imp->parsed()) {
       ImportOptions import_options = build_import_options(imp, f);

@@ -228,6 +228,7 @@ S3Credentials s3_credentials() {
   S3Credentials c{&chain, chain.region(), chain.endpoint()};
   std::string addressing = chain.addressing();
   c.virtual_hosted = addressing == "virtual" || (addressing == "auto" && c.endpoint.empty());
+  c.addressing_auto = addressing == "auto";
   c.checksums = chain.checksums();
   return c;
 }
@@ -245,7 +246,9 @@ std::string S3Client::url(const std::string& key) const {
   std::string endpoint = credentials_.endpoint.empty()
                              ? "https://s3." + credentials_.region + ".amazonaws.com"
                              : credentials_.endpoint;
-  if (!credentials_.virtual_hosted) return endpoint + "/" + bucket_ + "/" + s3_encode_key(key);
+  bool dotted = credentials_.addressing_auto && bucket_.find('.') != std::string::npos;
+  if (!credentials_.virtual_hosted || dotted)
+    return endpoint + "/" + bucket_ + "/" + s3_encode_key(key);
   size_t host = endpoint.find("://");
   host = host == std::string::npos ? 0 : host + 3;
   return endpoint.substr(0, host) + bucket_ + "." + endpoint.substr(host) + "/" +
@@ -404,7 +407,8 @@ S3Client::Stored S3Client::complete_multipart_upload(const std::string& key,
   if (!stored.checksum.empty() && credentials_.checksums) {
     std::string sent = s3_composite_sha256(digests);
     if (stored.checksum != sent) {
-      throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+      // Another upload would meet the same store: not worth a retry.
+      throw Error(ErrorKind::permanent, ErrorCategory::export_failed,
                   "completing the upload of s3://" + bucket_ + "/" + key + ": S3 keeps SHA-256 " +
                       stored.checksum + ", the parts sent make " + sent +
                       " (a store that computes it otherwise: --s3-checksum none)");

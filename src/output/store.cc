@@ -46,7 +46,7 @@ class LocalStore final : public Store {
     std::error_code ec;
     uint64_t size = fs::file_size(describe(relative), ec);
     if (ec) return std::nullopt;
-    return FileHead{size, "", ""};
+    return FileHead{size, "", "", false};
   }
   std::vector<StoredFile> list(const std::string& dir) override {
     std::vector<StoredFile> files;
@@ -209,7 +209,7 @@ class S3Store final : public Store {
   std::optional<FileHead> head(const std::string& relative) override {
     auto h = client_.head_object(location_.key(relative));
     if (!h) return std::nullopt;
-    return FileHead{h->size, h->etag, h->checksum};
+    return FileHead{h->size, h->etag, h->checksum, client_.checksums()};
   }
   std::vector<StoredFile> list(const std::string& dir) override {
     std::string prefix = location_.key(dir) + "/";

@@ -245,7 +245,7 @@ std::string check_files(Store& store, const PreviousTask& task) {
       }
       if (head->etag != f.etag)
         return f.path + " has ETag " + head->etag + ", the manifest says " + f.etag;
-      if (!f.s3_checksum.empty() && head->checksum != f.s3_checksum) {
+      if (!f.s3_checksum.empty() && head->checksum_asked && head->checksum != f.s3_checksum) {
         return f.path + " has SHA-256 checksum " +
                (head->checksum.empty() ? "none" : head->checksum) + " in S3, the manifest says " +
                f.s3_checksum;

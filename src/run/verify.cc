@@ -85,13 +85,13 @@ void check_head(Store& store, const ManifestFile& f, VerifyReport& report) {
   } else if (head->etag != f.etag) {
     report.problems.push_back("corrupted: " + f.path + " has ETag " + head->etag +
                               ", the manifest says " + f.etag + " (not the object uploaded)");
-  } else if (!f.s3_checksum.empty() && head->checksum != f.s3_checksum) {
+  } else if (!f.s3_checksum.empty() && head->checksum_asked && head->checksum != f.s3_checksum) {
     report.problems.push_back("corrupted: " + f.path + " has SHA-256 checksum " +
                               (head->checksum.empty() ? "none" : head->checksum) +
                               " in S3, the manifest says " + f.s3_checksum +
                               " (not the object uploaded)");
   } else {
-    if (!f.s3_checksum.empty()) ++report.checksummed;
+    if (!f.s3_checksum.empty() && head->checksum_asked) ++report.checksummed;
     report.rows += f.rows;
   }
 }

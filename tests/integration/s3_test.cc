@@ -475,6 +475,22 @@ TEST(S3, ChecksumsS3KeepsRecordedAndComparedByHead) {
       found.output.find("has SHA-256 checksum " + checksums[0] + " in S3, the manifest says AAAA"),
       std::string::npos)
       << found.output;
+  // --s3-checksum none asks for no checksum (for stores that refuse the header): size and ETag.
+  s3.lines();
+  auto unasked = run_chexport({"verify", "s3://chx/sums", "--s3-checksum", "none"}, s3.env());
+  EXPECT_EQ(unasked.exit_code, 0) << unasked.output;
+  EXPECT_NE(unasked.output.find("(2 S3 object(s) by size and ETag, as uploaded;"),
+            std::string::npos)
+      << unasked.output;
+  std::vector<std::string> resume_plain = args;
+  resume_plain.insert(resume_plain.end(), {"--s3-checksum", "none"});
+  auto kept = run_chexport(resume_plain, s3.env());
+  EXPECT_EQ(kept.exit_code, 0) << kept.output;
+  EXPECT_NE(kept.output.find("2 task(s) already done and verified, 0 to export"), std::string::npos)
+      << kept.output;
+  log = s3.lines();
+  EXPECT_EQ(lines_with(log, "HEAD /chx/sums/", "mode=-"), 4u);
+  EXPECT_EQ(lines_with(log, "mode=ENABLED"), 0u);
 
   args[6] = "s3://chx/plain";
   args.insert(args.end(), {"--s3-checksum", "none"});
@@ -495,8 +511,9 @@ TEST(S3, ChecksumsS3KeepsRecordedAndComparedByHead) {
   ChecksumS3 wrong(true);
   args[6] = "s3://chx/wrong";
   args.resize(args.size() - 2);
-  args.insert(args.end(), {"--retries", "0"});
   auto refused = run_chexport(args, wrong.env());
+  // Not retried: one upload per file.
+  EXPECT_EQ(lines_with(wrong.lines(), "stored /chx/wrong/"), 2u);
   EXPECT_EQ(refused.exit_code, 3) << refused.output;
   EXPECT_NE(refused.output.find(", the parts sent make "), std::string::npos) << refused.output;
   EXPECT_NE(refused.output.find("(a store that computes it otherwise: --s3-checksum none)"),

@@ -46,7 +46,10 @@ struct S3Credentials {
   std::string region = "us-east-1";
   std::string endpoint;         // e.g. http://127.0.0.1:7480; empty: AWS
   bool virtual_hosted = false;  // the bucket in the host name, else in the path
-  bool checksums = true;        // SHA-256 checksums S3 keeps (above)
+  // "auto" chose virtual-hosted AWS: a bucket name with dots still goes in the path (AWS's
+  // wildcard certificate covers one label).
+  bool addressing_auto = false;
+  bool checksums = true;  // SHA-256 checksums S3 keeps (above)
 };
 
 // The process's credential chain (aws_credentials.h), its region, endpoint, addressing and
@@ -105,6 +108,7 @@ class S3Client {
   std::vector<Upload> list_multipart_uploads(const std::string& prefix);
 
   const std::string& bucket() const noexcept { return bucket_; }
+  bool checksums() const noexcept { return credentials_.checksums; }
 
  private:
   struct Response {

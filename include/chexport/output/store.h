@@ -30,6 +30,9 @@ struct FileHead {
   uint64_t size = 0;
   std::string etag;      // S3's ETag (s3_etag()); empty for a local file
   std::string checksum;  // the SHA-256 checksum S3 keeps ("base64-N"); empty where none
+  // Whether the HEAD asked for the checksum (not with --s3-checksum none): only then does an
+  // empty one mean the object has none.
+  bool checksum_asked = false;
 };
 
 // The lock that makes one run at a time the owner of an output (docs/resume-and-validation.md "One
