@@ -167,11 +167,21 @@ std::string xml_escape(std::string_view text) {
 
 }  // namespace
 
-std::string base64_of_hex(std::string_view hex) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+namespace {
+
+// "0aff" -> the bytes 0x0a 0xff.
+std::string bytes_of_hex(std::string_view hex) {
   std::string raw;
   for (size_t i = 0; i + 1 < hex.size(); i += 2)
     raw.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  return raw;
+}
+
+}  // namespace
+
+std::string base64_of_hex(std::string_view hex) {
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string raw = bytes_of_hex(hex);
   std::string out;
   for (size_t i = 0; i < raw.size(); i += 3) {
     uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(raw[i])) << 16;
@@ -187,10 +197,7 @@ std::string base64_of_hex(std::string_view hex) {
 
 std::string s3_composite_sha256(const std::vector<std::string>& part_sha256) {
   std::string raw;
-  for (const std::string& hex : part_sha256) {
-    for (size_t i = 0; i + 1 < hex.size(); i += 2)
-      raw.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
+  for (const std::string& hex : part_sha256) raw += bytes_of_hex(hex);
   return base64_of_hex(Sha256::of(raw)) + "-" + std::to_string(part_sha256.size());
 }
 
