@@ -140,4 +140,23 @@ if [[ $manifest_rows != "$server_rows" ]]; then
   exit 1
 fi
 
+step "Reading the export with DuckDB, one glob for every file (docs/reading-exports.md)"
+duckdb_sql="SELECT partition, count(*) AS rows, count(tip) AS tips
+FROM read_csv('demo-out/demo/trips/*/*/*.csv.zst', header = false,
+    names = ['pickup_date', 'pickup_datetime', 'id', 'vendor', 'passenger_count', 'fare', 'note', 'tags', 'tip'],
+    delim = ',', quote = '\"', escape = '\"', new_line = '\\n', nullstr = '\\N',
+    hive_partitioning = true, hive_types_autocast = false)
+GROUP BY partition ORDER BY partition"
+echo "$duckdb_sql"
+duckdb_counts=$(node tests/tools/duckdb_query.mjs "$(scripts/duckdb/install.sh)" "$duckdb_sql")
+server_counts=$(ch <<<"SELECT toYYYYMM(pickup_date) AS p, count(), count(tip) FROM demo.trips GROUP BY p ORDER BY p FORMAT TSV")
+echo "DuckDB (partition, rows, non-NULL tips):"
+sed 's/^/  /' <<<"$duckdb_counts"
+if [[ $duckdb_counts != "$server_counts" ]]; then
+  echo "demo: FAILED: DuckDB read other counts than the server's:" >&2
+  sed 's/^/  /' <<<"$server_counts" >&2
+  exit 1
+fi
+echo "equal to the server's counts per partition"
+
 step "Demo OK in $((SECONDS - started)) s: $server_rows rows exported into ./demo-out"

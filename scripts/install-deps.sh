@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything chexport needs to build, test and demo on Debian 12: Debian's packages, then
-# the second test server, ClickHouse 26.7, from the npm registry (scripts/modern-clickhouse/).
+# the second test server, ClickHouse 26.7, and DuckDB (a reader of exports in the tests), from the
+# npm registry (scripts/modern-clickhouse/, scripts/duckdb/).
 # Idempotent: skips apt entirely when every package is already installed.
 set -euo pipefail
 
@@ -20,7 +21,8 @@ done
 # Debian's npm, unless an npm (e.g. one that ships with another nodejs build) is already there.
 command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]} == 0)); then
-  exec "$(dirname "$0")/modern-clickhouse/install.sh" >/dev/null
+  "$(dirname "$0")/modern-clickhouse/install.sh" >/dev/null
+  exec "$(dirname "$0")/duckdb/install.sh" >/dev/null
 fi
 
 SUDO=""
@@ -32,3 +34,4 @@ $SUDO apt-get update -qq
 # a private server), and in containers without systemd the attempt is refused harmlessly.
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 "$(dirname "$0")/modern-clickhouse/install.sh" >/dev/null
+"$(dirname "$0")/duckdb/install.sh" >/dev/null

@@ -16,18 +16,8 @@ cache=${CHEXPORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chexport}
 dir=$cache/clickhouse-26.7
 lib=$dir/node_modules/$package/libchdb.so
 
-mkdir -p "$dir"
-if [[ ! -s $lib || $(cat "$dir/version" 2>/dev/null) != "$version" ]]; then
-  if ! command -v npm >/dev/null; then
-    echo "modern-clickhouse: npm is missing (scripts/install-deps.sh installs it)" >&2
-    exit 1
-  fi
-  echo "modern-clickhouse: installing $package@$version into $dir (about 570 MB)" >&2
-  npm install --prefix "$dir" --no-save --no-audit --no-fund --no-package-lock --loglevel=error \
-    "$package@$version" >&2
-  [[ -s $lib ]] || { echo "modern-clickhouse: $lib is missing after npm install" >&2; exit 1; }
-  echo "$version" >"$dir/version"
-fi
+# About 570 MB.
+"$here/../npm-package.sh" "$dir" "$package" "$version" libchdb.so
 ln -sf "$lib" "$dir/libchdb.so"
 if [[ ! -x $dir/chdb-launcher || $here/launcher.c -nt $dir/chdb-launcher ]]; then
   cc -O2 -Wall -Wextra -Werror -o "$dir/chdb-launcher.tmp" "$here/launcher.c" -ldl

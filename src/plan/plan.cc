@@ -309,6 +309,7 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
     task.table = table;
     bool is_null = row.at(1) == "1";
     task.partition = is_null ? "NULL" : row.at(0);
+    task.partition_null = is_null;
     task.partition_id = is_null ? "" : row.at(4);
     task.planned_rows = to_u64(row.at(3));
     double share = table_rows == 0
@@ -319,9 +320,12 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
         unix_time ? "toDateTime(" + row.at(4) + ")" : literal(row.at(2), row.at(0), expr);
     std::string select = is_null ? "isNull(" + expr + ")" : "(" + expr + ") = " + value;
     task.predicate = and_predicates({select, spec.bounds()});
-    // "%NULL" is not a %XX escape, so no value's encoded name can be it.
+    // Readers take __HIVE_DEFAULT_PARTITION__ for NULL; hive_value escapes the string of that name.
+    std::string id =
+        task.partition_id.empty() ? Sha256::of(task.partition).substr(0, 16) : task.partition_id;
     task.dir =
-        base_dir + "/" + (is_null ? "partition=%NULL" : "partition=" + encode_name(task.partition));
+        base_dir + "/" +
+        (is_null ? "partition=" + std::string(hive_null) : partition_dir(task.partition, id));
     tasks.push_back(std::move(task));
   }
   return tasks;
@@ -330,16 +334,17 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
 // Two tasks must never share a directory, also on file systems that ignore case: a partition's
 // text is not unique (a DateTime's in the autumn hour; values that differ only in case). Those
 // that would share one are named by their partition ID instead (for partition_expr values, the
-// Unix time of a DateTime, else a digest of the value).
+// Unix time of a DateTime, else a digest of the value), under the same key, so that readers see
+// one partition column; the manifest maps the ID to the value.
 void make_dirs_unique(std::vector<Task>& tasks) {
   std::map<std::string, size_t> seen;
-  for (const Task& t : tasks) ++seen[ascii_lower(t.dir)];
+  for (const Task& t : tasks) ++seen[fold_name_case(t.dir)];
   for (Task& t : tasks) {
-    if (seen[ascii_lower(t.dir)] < 2) continue;
+    if (seen[fold_name_case(t.dir)] < 2) continue;
     std::string id =
         t.partition_id.empty() ? Sha256::of(t.partition).substr(0, 16) : t.partition_id;
     std::string base = t.dir.substr(0, t.dir.rfind('/') + 1);
-    t.dir = base + "partition_id=" + encode_name(id);
+    t.dir = base + "partition=" + hive_value(id);
   }
 }
 
@@ -349,7 +354,7 @@ void check_dirs_unique(const std::vector<TablePlan>& plans) {
   std::map<std::string, const Task*> seen;
   for (const TablePlan& plan : plans) {
     for (const Task& t : plan.tasks) {
-      auto [it, fresh] = seen.emplace(ascii_lower(t.dir), &t);
+      auto [it, fresh] = seen.emplace(fold_name_case(t.dir), &t);
       if (!fresh) {
         throw_usage("two tasks would write the same directory (" + it->second->dir + " and " +
                     t.dir +
@@ -454,6 +459,10 @@ std::vector<Task> split_large_tasks(ClickHouseClient& client, const TablePlan& p
       for (Task& range : split_task(client, spec, task, field->type, limit))
         final_tasks.push_back(std::move(range));
     }
+  }
+  // One level for every task, so that all of a table's files sit at one depth.
+  for (Task& t : final_tasks) {
+    if (t.range.empty()) t.dir += "/" + std::string(whole_dir);
   }
   return final_tasks;
 }

@@ -68,6 +68,7 @@ std::string plan_text(const std::vector<TablePlan>& plans) {
 void write_task_fields(JsonWriter& j, const Task& t) {
   j.field("partition", t.partition)
       .field("partition_id", t.partition_id)
+      .field("partition_null", t.partition_null)
       .field("range", t.range)
       .field("predicate", t.predicate)
       .field("dir", t.dir)

@@ -6,6 +6,7 @@
 
 #include "chexport/common/error.h"
 #include "chexport/common/sha256.h"
+#include "chexport/output/layout.h"
 #include "chexport/run/import_file.h"
 
 namespace chexport {
@@ -39,8 +40,10 @@ uint64_t sum_of(const std::map<std::string, uint64_t>& partitions) {
 
 std::string group_dir(const std::string& task_dir) {
   auto slash = task_dir.rfind('/');
-  if (slash != std::string::npos && task_dir.compare(slash + 1, 6, "range-") == 0)
-    return task_dir.substr(0, slash);
+  if (slash == std::string::npos) return task_dir;
+  std::string_view last = std::string_view(task_dir).substr(slash + 1);
+  // Exports before the Hive layout have no "whole" level; their partition folders never end so.
+  if (last.starts_with("range-") || last == whole_dir) return task_dir.substr(0, slash);
   return task_dir;
 }
 

@@ -38,6 +38,9 @@ std::map<std::string, std::string> export_fingerprint(
     const ExportOptions& o, const std::vector<std::vector<Column>>& table_columns,
     const std::string& server_timezone) {
   std::map<std::string, std::string> f;
+  // Exports before the Hive layout (files of whole partitions one level up, "%NULL" and "%empty"
+  // folders) have no "layout": resuming one would mix the two.
+  f["layout"] = std::string(current_layout);
   f["format"] = o.output.format;
   f["datetime_format"] = to_string(o.output.datetime_format);
   f["compression"] = o.output.compression == Compression::zstd ? "zstd" : "none";
@@ -165,6 +168,15 @@ PreviousExport read_previous_export(Store& store, const std::string& manifest_na
 
 void check_same_options(const PreviousExport& previous,
                         const std::map<std::string, std::string>& now, const std::string& dir) {
+  if (auto it = previous.fingerprint.find("layout");
+      it == previous.fingerprint.end() || it->second != current_layout) {
+    throw_usage(dir + " holds an export in an earlier layout of chexport's (" +
+                (it == previous.fingerprint.end() ? std::string("before Hive folders")
+                                                  : "\"" + it->second + "\"") +
+                "), which this version does not resume, since its files would sit at two depths; "
+                "use --fresh to export it again in the current layout, or another directory "
+                "(verify and import still read it)");
+  }
   std::string changes;
   for (const auto& [name, value] : now) {
     auto it = previous.fingerprint.find(name);

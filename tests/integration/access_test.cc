@@ -55,9 +55,9 @@ TEST(Access, UserGrantedOneTable) {
   check_manifest(out, 300);
   EXPECT_EQ(exported_digest(out), records_digest(http_query("SELECT * FROM granted.t FORMAT CSV")));
   EXPECT_EQ(data_files(out),
-            (std::vector<std::string>{"granted/t/partition=0/part-000000.csv.zst",
-                                      "granted/t/partition=1/part-000000.csv.zst",
-                                      "granted/t/partition=2/part-000000.csv.zst"}));
+            (std::vector<std::string>{"granted/t/partition=0/whole/part-000000.csv.zst",
+                                      "granted/t/partition=1/whole/part-000000.csv.zst",
+                                      "granted/t/partition=2/whole/part-000000.csv.zst"}));
   EXPECT_EQ(r.output.find("system.parts may not be read") != std::string::npos,
             test_server().modern())
       << r.output;
@@ -78,7 +78,7 @@ TEST(Access, UserGrantedOneTable) {
                              "granted.t", "-o", all.str(), "--mode", "all"},
                             {{"CLICKHOUSE_PASSWORD", "table-secret"}});
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
-  EXPECT_EQ(data_files(all), std::vector<std::string>{"granted/t/all/part-000000.csv.zst"});
+  EXPECT_EQ(data_files(all), std::vector<std::string>{"granted/t/all/whole/part-000000.csv.zst"});
   EXPECT_EQ(exported_digest(all), exported_digest(out));
 }
 

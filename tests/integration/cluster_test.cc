@@ -57,11 +57,12 @@ uint64_t queries_run(PrivateServer& server) {
 
 // What each shard's local table holds, by the task directory it belongs in.
 std::map<std::string, std::vector<std::string>> expected_records(Events& e) {
-  return {{"dist/events/shard=1/partition=202001", local_month(e.cluster.a(), "shard1", 202001)},
-          {"dist/events/shard=1/partition=202002", local_month(e.cluster.a(), "shard1", 202002)},
-          {"dist/events/shard=2/partition=202001", local_month(e.cluster.b(), "shard2", 202001)},
-          {"dist/events/shard=2/partition=202002", local_month(e.cluster.b(), "shard2", 202002)},
-          {"dist/events/shard=2/partition=202003", local_month(e.cluster.b(), "shard2", 202003)}};
+  return {
+      {"dist/events/shard=1/partition=202001/whole", local_month(e.cluster.a(), "shard1", 202001)},
+      {"dist/events/shard=1/partition=202002/whole", local_month(e.cluster.a(), "shard1", 202002)},
+      {"dist/events/shard=2/partition=202001/whole", local_month(e.cluster.b(), "shard2", 202001)},
+      {"dist/events/shard=2/partition=202002/whole", local_month(e.cluster.b(), "shard2", 202002)},
+      {"dist/events/shard=2/partition=202003/whole", local_month(e.cluster.b(), "shard2", 202003)}};
 }
 
 // Which server answered each task's export query (X-ClickHouse-Server-Display-Name).
@@ -88,8 +89,8 @@ TEST(Cluster, ExportsEachShardAndPartitionOfADistributedTable) {
       << r.output;
   auto records = records_by_dir(out, 3000);
   auto expected = expected_records(e);
-  EXPECT_EQ(expected.at("dist/events/shard=1/partition=202001").size(), 527u);
-  EXPECT_EQ(expected.at("dist/events/shard=2/partition=202003").size(), 660u);
+  EXPECT_EQ(expected.at("dist/events/shard=1/partition=202001/whole").size(), 527u);
+  EXPECT_EQ(expected.at("dist/events/shard=2/partition=202003/whole").size(), 660u);
   EXPECT_EQ(records, expected);
 
   auto verified =
@@ -100,9 +101,10 @@ TEST(Cluster, ExportsEachShardAndPartitionOfADistributedTable) {
   e.cluster.insert_local("shard2", "INSERT INTO shard2.local VALUES ('2020-02-03', 9, 'x')");
   verified = run_chexport({"verify", out.str(), "--against-server", "--url", e.cluster.a().url()});
   EXPECT_EQ(verified.exit_code, 4) << verified.output;
-  EXPECT_NE(verified.output.find("task dist/events/shard=2/partition=202002 has 638 rows exported, "
-                                 "count() now says 639"),
-            std::string::npos)
+  EXPECT_NE(
+      verified.output.find("task dist/events/shard=2/partition=202002/whole has 638 rows exported, "
+                           "count() now says 639"),
+      std::string::npos)
       << verified.output;
   EXPECT_EQ(count_of(verified.output, "changed on the server"), 1u) << verified.output;
 }
@@ -125,7 +127,7 @@ TEST(Cluster, AReplicaStoppedMidExport) {
   run.signal(SIGCONT);
   ASSERT_EQ(run.wait(), 0) << run.output();
   auto records = records_by_dir(out, 3000);
-  EXPECT_EQ(records.at("dist/events/shard=2/partition=202003"),
+  EXPECT_EQ(records.at("dist/events/shard=2/partition=202003/whole"),
             local_month(e.cluster.a(), "shard2", 202003));
   EXPECT_EQ(records.size(), 5u);
 }
@@ -142,11 +144,11 @@ TEST(Cluster, ShardUrlReadsStraightFromTheReplicas) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(records_by_dir(out, 3000), expected_records(e));
   std::string a = e.cluster.a().display_name(), b = e.cluster.b().display_name();
-  std::map<std::string, std::string> served{{"dist/events/shard=1/partition=202001", a},
-                                            {"dist/events/shard=1/partition=202002", a},
-                                            {"dist/events/shard=2/partition=202001", b},
-                                            {"dist/events/shard=2/partition=202002", a},
-                                            {"dist/events/shard=2/partition=202003", b}};
+  std::map<std::string, std::string> served{{"dist/events/shard=1/partition=202001/whole", a},
+                                            {"dist/events/shard=1/partition=202002/whole", a},
+                                            {"dist/events/shard=2/partition=202001/whole", b},
+                                            {"dist/events/shard=2/partition=202002/whole", a},
+                                            {"dist/events/shard=2/partition=202003/whole", b}};
   EXPECT_EQ(answered_by(out), served);
 
   e.cluster.b().stop();
@@ -154,7 +156,7 @@ TEST(Cluster, ShardUrlReadsStraightFromTheReplicas) {
   r = run_chexport(args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(count_of(r.output, "trying the shard's next replica"), 2u) << r.output;
-  EXPECT_EQ(records_by_dir(out, 3000).at("dist/events/shard=2/partition=202003"),
+  EXPECT_EQ(records_by_dir(out, 3000).at("dist/events/shard=2/partition=202003/whole"),
             local_month(e.cluster.a(), "shard2", 202003));
   for (const auto& [dir, server] : answered_by(out)) EXPECT_EQ(server, a) << dir;
 

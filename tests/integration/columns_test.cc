@@ -116,9 +116,9 @@ TEST(Fidelity, OldSyntaxMergeTreeExportsExactly) {
   check_manifest(out, 7000);
   EXPECT_EQ(exported_digest(out),
             records_digest(http_query("SELECT * FROM " + db + ".old FORMAT CSV")));
-  std::vector<std::string> expected = {db + "/old/partition=202001/part-000000.csv.zst",
-                                       db + "/old/partition=202002/part-000000.csv.zst",
-                                       db + "/old/partition=202003/part-000000.csv.zst"};
+  std::vector<std::string> expected = {db + "/old/partition=202001/whole/part-000000.csv.zst",
+                                       db + "/old/partition=202002/whole/part-000000.csv.zst",
+                                       db + "/old/partition=202003/whole/part-000000.csv.zst"};
   EXPECT_EQ(data_files(out), expected);
   simdjson::dom::parser parser;
   std::string_view predicate = load_manifest(parser, out)["tasks"].at(0)["predicate"];
@@ -259,8 +259,9 @@ TEST(Only26_7, LightweightDeleteExportsExactly) {
   EXPECT_EQ(exported_digest(out),
             records_digest(http_query("SELECT * FROM " + db + ".t FORMAT CSV")));
   // Partition 2 is all deleted: no task for it.
-  EXPECT_EQ(data_files(out), (std::vector<std::string>{db + "/t/partition=0/part-000000.csv.zst",
-                                                       db + "/t/partition=1/part-000000.csv.zst"}));
+  EXPECT_EQ(data_files(out),
+            (std::vector<std::string>{db + "/t/partition=0/whole/part-000000.csv.zst",
+                                      db + "/t/partition=1/whole/part-000000.csv.zst"}));
 }
 
 // policy_reader sees the rows of granted.policy with an even n (a row policy in users.xml;

@@ -64,9 +64,9 @@ TEST(Export, RichTableMatchesADirectFetch) {
     EXPECT_LE(rows.back(), 3000u);
   }
   std::string base = db + "/rich/";
-  EXPECT_TRUE(rows_per_dir.count(base + "partition=202001"));
-  EXPECT_TRUE(fs::exists(out.path() / (base + "partition=202001/part-000000.csv.zst")));
-  EXPECT_TRUE(fs::exists(out.path() / (base + "partition=202001/part-000002.csv.zst")));
+  EXPECT_TRUE(rows_per_dir.count(base + "partition=202001/whole"));
+  EXPECT_TRUE(fs::exists(out.path() / (base + "partition=202001/whole/part-000000.csv.zst")));
+  EXPECT_TRUE(fs::exists(out.path() / (base + "partition=202001/whole/part-000002.csv.zst")));
   EXPECT_NE(read_file(out.path() / (base + "schema.sql")).find("CREATE TABLE " + db + ".rich"),
             std::string::npos);
   expect_no_temp_files(out);
@@ -85,7 +85,7 @@ TEST(Export, RotationByBytesWithHeaders) {
   ASSERT_EQ(files.size(), 4u);
   std::string body;
   for (size_t i = 0; i < files.size(); ++i) {
-    EXPECT_EQ(files[i].path, db + "/fixed/all/part-00000" + std::to_string(i) + ".csv.zst");
+    EXPECT_EQ(files[i].path, db + "/fixed/all/whole/part-00000" + std::to_string(i) + ".csv.zst");
     EXPECT_EQ(files[i].rows, 2500u);
     ASSERT_TRUE(files[i].content.starts_with("\"n\"\n"));
     body += files[i].content.substr(4);
@@ -105,7 +105,7 @@ TEST(Export, PlainCsvAndNonMergeTreeTable) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto files = check_manifest(out, 1234);
   ASSERT_EQ(files.size(), 2u);
-  EXPECT_EQ(files[0].path, db + "/log/all/part-000000.csv");
+  EXPECT_EQ(files[0].path, db + "/log/all/whole/part-000000.csv");
   EXPECT_EQ(files[0].content + files[1].content,
             http_query("SELECT * FROM " + db + ".log FORMAT CSV"));
 }
@@ -124,10 +124,10 @@ TEST(Export, PartitionValuesBecomeSafeDistinctNames) {
   check_manifest(out, 5);
   // 18.16 prints a String partition's value bare (modern servers quote it: 'x y').
   std::vector<std::string> expected = {
-      db + "/odd/partition=%2E./part-000000.csv.zst",
-      db + "/odd/partition=a%27b%2Fc%22d/part-000000.csv.zst",
-      db + "/odd/partition=caf%C3%A9/part-000000.csv.zst",
-      db + "/odd/partition=x%20y/part-000000.csv.zst",
+      db + "/odd/partition=../whole/part-000000.csv.zst",
+      db + "/odd/partition=a%27b%2Fc%22d/whole/part-000000.csv.zst",
+      db + "/odd/partition=caf\xc3\xa9/whole/part-000000.csv.zst",
+      db + "/odd/partition=x y/whole/part-000000.csv.zst",
   };
   EXPECT_EQ(data_files(out), expected);
 }
@@ -149,7 +149,8 @@ TEST(Export, MidStreamErrorDeepInAPartitionKeepsOnlyTheGoodPartition) {
   EXPECT_NE(r.output.find("partition 1: the server failed mid-stream"), std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("ClickHouse error 396"), std::string::npos) << r.output;
-  EXPECT_EQ(data_files(out), std::vector<std::string>{db + "/two/partition=0/part-000000.csv.zst"});
+  EXPECT_EQ(data_files(out),
+            std::vector<std::string>{db + "/two/partition=0/whole/part-000000.csv.zst"});
   expect_no_temp_files(out);
 }
 

@@ -221,7 +221,7 @@ TEST(Import, ACorruptedFileLoadsNothingOfItsPartition) {
   make_source(src);
   std::string into = src.db + "_bad";
   http_query("DROP DATABASE IF EXISTS " + into);
-  fs::path victim = src.out.path() / (src.db + "/t/partition=202402/part-000001.csv.zst");
+  fs::path victim = src.out.path() / (src.db + "/t/partition=202402/whole/part-000001.csv.zst");
   {
     std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(40);

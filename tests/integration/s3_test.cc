@@ -179,9 +179,10 @@ TEST(S3, ExportWithKeysThatNeedEncodingAndVerify) {
   EXPECT_TRUE(objects.count("exports/run 1/manifest.json"));
   EXPECT_TRUE(objects.count("exports/run 1/" + db + "/t/schema.sql"));
   // Partition values become names with '%' and '=' in them: the keys must still be exact.
-  EXPECT_TRUE(objects.count("exports/run 1/" + db + "/t/partition=x%25y%3Dz/part-000001.csv.zst"))
+  EXPECT_TRUE(
+      objects.count("exports/run 1/" + db + "/t/partition=x%25y%3Dz/whole/part-000001.csv.zst"))
       << objects.size();
-  EXPECT_TRUE(objects.count("exports/run 1/" + db + "/t/partition=a%20b/part-000000.csv.zst"));
+  EXPECT_TRUE(objects.count("exports/run 1/" + db + "/t/partition=a b/whole/part-000000.csv.zst"));
   EXPECT_EQ(objects.size(),
             2u + 4u * 2u);  // manifest, schema, 4 partitions of 5000 rows in 2 files
   EXPECT_EQ(sorted_records(exported_csv(bucket, "exports/run 1")),

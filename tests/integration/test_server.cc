@@ -111,14 +111,19 @@ std::string http_query_at(const std::string& url, const std::string& sql) {
 CommandResult run_chexport(const std::vector<std::string>& args,
                            const std::map<std::string, std::string>& env,
                            const std::string& shell_prefix) {
-  std::string bin = chexport_binary();
+  std::vector<std::string> argv = {
+      "env", "-u", "CLICKHOUSE_URL", "-u", "CLICKHOUSE_USER", "-u", "CLICKHOUSE_PASSWORD"};
+  for (const auto& [k, v] : env) argv.push_back(k + "=" + v);
+  argv.push_back(chexport_binary());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_program(argv, shell_prefix);
+}
+
+CommandResult run_program(const std::vector<std::string>& argv, const std::string& shell_prefix) {
   TempDir out_dir;
   std::string out_file = out_dir.str() + "/output.txt";
-  std::string command =
-      shell_prefix + " env -u CLICKHOUSE_URL -u CLICKHOUSE_USER -u CLICKHOUSE_PASSWORD";
-  for (const auto& [k, v] : env) command += " " + shell_quote(k + "=" + v);
-  command += " " + shell_quote(bin);
-  for (const auto& a : args) command += " " + shell_quote(a);
+  std::string command = shell_prefix;
+  for (const auto& a : argv) command += " " + shell_quote(a);
   std::string err_file = out_dir.str() + "/stderr.txt";
   command += " </dev/null >" + shell_quote(out_file) + " 2>" + shell_quote(err_file);
   int status = std::system(command.c_str());

@@ -131,6 +131,10 @@ CommandResult run_chexport(const std::vector<std::string>& args,
                            const std::map<std::string, std::string>& env = {},
                            const std::string& shell_prefix = "");
 
+// Runs `argv` (argv[0] looked up in PATH) with stdin from /dev/null, as run_chexport does.
+CommandResult run_program(const std::vector<std::string>& argv,
+                          const std::string& shell_prefix = "");
+
 // A port on 127.0.0.1 where nothing listens.
 int unused_port();
 

@@ -31,7 +31,7 @@ void make_export(Exported& e) {
 }
 
 std::string part(const Exported& e, int partition, int index) {
-  return e.db + "/t/partition=" + std::to_string(partition) + "/part-00000" +
+  return e.db + "/t/partition=" + std::to_string(partition) + "/whole/part-00000" +
          std::to_string(index) + ".csv.zst";
 }
 
@@ -60,7 +60,7 @@ TEST(Verify, ReportsEveryKindOfDamage) {
   fs::resize_file(root / part(e, 0, 1), 50);  // truncated
   fs::remove(root / part(e, 1, 0));           // missing
   fs::copy_file(root / part(e, 1, 1),
-                root / (e.db + "/t/partition=1/part-000099.csv.zst"));  // extra
+                root / (e.db + "/t/partition=1/whole/part-000099.csv.zst"));  // extra
   auto r = run_chexport({"verify", e.out.str()});
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.out.find("corrupted: " + part(e, 0, 0) + " does not match its SHA-256\n"),
@@ -70,9 +70,9 @@ TEST(Verify, ReportsEveryKindOfDamage) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("missing: " + part(e, 1, 0) + "\n"), std::string::npos) << r.out;
-  EXPECT_NE(
-      r.out.find("extra: " + e.db + "/t/partition=1/part-000099.csv.zst is not in the manifest\n"),
-      std::string::npos)
+  EXPECT_NE(r.out.find("extra: " + e.db +
+                       "/t/partition=1/whole/part-000099.csv.zst is not in the manifest\n"),
+            std::string::npos)
       << r.out;
   EXPECT_NE(r.output.find("4 problem(s) in 4 file(s)"), std::string::npos) << r.output;
 }
@@ -100,7 +100,7 @@ TEST(Verify, AgainstServerSeesNewRows) {
   auto r = run_chexport({"verify", e.out.str(), "--against-server"});
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.out.find("changed on the server: task " + e.db +
-                       "/t/partition=1 has 3000 rows exported, count() now says 3001"),
+                       "/t/partition=1/whole has 3000 rows exported, count() now says 3001"),
             std::string::npos)
       << r.out;
 }

@@ -45,10 +45,52 @@ TEST(Layout, LongNamesAreCutWithAHash) {
   EXPECT_EQ(eq.find("%2~"), std::string::npos);  // never cut inside an escape
 }
 
+TEST(Layout, HiveValuesAreEscapedAsSparkDoes) {
+  EXPECT_EQ(hive_value("202001"), "202001");
+  EXPECT_EQ(hive_value("x y"), "x y");  // Spark and DuckDB keep spaces
+  EXPECT_EQ(hive_value("caf\xc3\xa9 \xe2\x98\x95"), "caf\xc3\xa9 \xe2\x98\x95");  // UTF-8 stays
+  EXPECT_EQ(hive_value("a'b/c\"d"), "a%27b%2Fc%22d");
+  EXPECT_EQ(hive_value("(202001,'x')"), "(202001,%27x%27)");
+  EXPECT_EQ(hive_value("k=v:%#?*\\{}[]^<>|"), "k%3Dv%3A%25%23%3F%2A%5C%7B}%5B%5D%5E%3C%3E%7C");
+  EXPECT_EQ(hive_value(std::string_view("a\0\n\x7f", 4)), "a%00%0A%7F");
+  EXPECT_EQ(hive_value("bad\xff\xc3"), "bad%FF%C3");  // not UTF-8: the bytes, escaped
+  EXPECT_EQ(hive_value(".."), "..");
+  EXPECT_EQ(hive_value("a+b"), "a+b");
+}
+
+TEST(Layout, HiveValuesReadersTakeForNullAreEscaped) {
+  EXPECT_EQ(hive_value("NULL"), "%4EULL");
+  EXPECT_EQ(hive_value("null"), "%6Eull");
+  EXPECT_EQ(hive_value("__HIVE_DEFAULT_PARTITION__"), "%5F_HIVE_DEFAULT_PARTITION__");
+  EXPECT_EQ(hive_value("NULLS"), "NULLS");
+  EXPECT_EQ(hive_null, "__HIVE_DEFAULT_PARTITION__");
+}
+
+TEST(Layout, HiveValuesWithoutAnExactReadableNameAreEmpty) {
+  EXPECT_EQ(hive_value(""), "");
+  EXPECT_EQ(hive_value(std::string(120, 'x')), std::string(120, 'x'));
+  EXPECT_EQ(hive_value(std::string(121, 'x')), "");
+  EXPECT_EQ(hive_value(std::string(50, '/')), "");  // 150 bytes escaped
+}
+
+TEST(Layout, NamesFoldAsCaseInsensitiveFileSystemsCompareThem) {
+  EXPECT_EQ(fold_name_case("partition=Ab"), "partition=ab");
+  EXPECT_EQ(fold_name_case("K\xc3\x96LN"), "k\xc3\xb6ln");              // KÖLN -> köln
+  EXPECT_EQ(fold_name_case("\xd0\x9c\xd0\xbe"), "\xd0\xbc\xd0\xbe");    // Мо -> мо
+  EXPECT_EQ(fold_name_case("\xd0\x81"), "\xd1\x91");                    // Ё -> ё
+  EXPECT_EQ(fold_name_case("\xce\xa3"), "\xcf\x83");                    // Σ -> σ
+  EXPECT_EQ(fold_name_case("\xc5\x81\xc3\x97"), "\xc5\x82\xc3\x97");    // Ł× -> ł×
+  EXPECT_EQ(fold_name_case("\xe6\x9d\xb1 \xff"), "\xe6\x9d\xb1 \xff");  // others as they are
+  EXPECT_NE(fold_name_case("\xd0\x9c\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0"),
+            fold_name_case("\xd0\x9a\xd0\xb0\xd0\xb7\xd0\xb0\xd0\xbd\xd1\x8c"));
+}
+
 TEST(Layout, Paths) {
   EXPECT_EQ(table_dir("default", "trips"), "default/trips");
   EXPECT_EQ(partition_dir("tuple()", "all"), "all");
   EXPECT_EQ(partition_dir("201503", "201503"), "partition=201503");
+  EXPECT_EQ(partition_dir("", "d41d8cd98f00b204"), "partition=d41d8cd98f00b204");
+  EXPECT_EQ(partition_dir(std::string(200, 'x'), "c0ffee"), "partition=c0ffee");
   EXPECT_EQ(data_file_name(0, Compression::zstd), "part-000000.csv.zst");
   EXPECT_EQ(data_file_name(42, Compression::none), "part-000042.csv");
 }

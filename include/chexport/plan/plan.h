@@ -45,10 +45,11 @@ struct SplitOptions {
 
 struct Task {
   TableRef table;
-  std::string partition;     // the partition (or partition_expr) value as text; "" in mode all
-  std::string partition_id;  // system.parts id when selected by partition
-  std::string range;         // the split_field range ("[lo, hi)"), empty when not split
-  std::string predicate;     // selects exactly this task's rows; empty means the whole table
+  std::string partition;        // the partition (or partition_expr) value as text; "" in mode all
+  std::string partition_id;     // system.parts id when selected by partition
+  bool partition_null = false;  // a partition_expr's NULL (whose `partition` text is "NULL")
+  std::string range;            // the split_field range ("[lo, hi)"), empty when not split
+  std::string predicate;        // selects exactly this task's rows; empty means the whole table
   uint64_t planned_rows = 0;
   uint64_t bytes_on_disk = 0;
   uint64_t uncompressed_bytes = 0;

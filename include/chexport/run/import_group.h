@@ -40,7 +40,7 @@ struct ImportGroup {
   TableRef staging() const;         // its staging table
 };
 
-// The directory a task's group is named by: a split range's is its partition's.
+// The directory a task's group is named by: its partition's, above its "whole" or range level.
 std::string group_dir(const std::string& task_dir);
 
 // Groups the done tasks of `table` by partition directory. Throws usage for a task that is not
