@@ -1,5 +1,6 @@
 #include "chexport/output/layout.h"
 
+#include <cstdint>
 #include <cstdio>
 
 #include "chexport/common/sha256.h"
@@ -7,8 +8,43 @@
 
 namespace chexport {
 
-std::string encode_name(std::string_view raw) {
+namespace {
+
+void append_escape(std::string& out, unsigned char c) {
   static const char* hex = "0123456789ABCDEF";
+  out.push_back('%');
+  out.push_back(hex[c >> 4]);
+  out.push_back(hex[c & 15]);
+}
+
+// Spark's ExternalCatalogUtils.escapePathName set, with < > | of its Windows additions.
+bool hive_escapes(unsigned char c) {
+  if (c < 0x20 || c == 0x7F) return true;
+  for (char e : std::string_view("\"#%'*/:=?\\{[]^<>|"))
+    if (c == static_cast<unsigned char>(e)) return true;
+  return false;
+}
+
+// The lower-case letter of an upper-case one of the two-byte UTF-8 scripts fold_name_case folds.
+uint32_t fold_code_point(uint32_t c) {
+  if ((c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) ||
+      (c >= 0x410 && c <= 0x42F))
+    return c + 0x20;
+  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+  if (c == 0x178) return 0xFF;   // Ÿ
+  if (c == 0x3C2) return 0x3C3;  // final sigma
+  // Latin Extended-A pairs upper and lower case as even and odd, but for 0x130, 0x131 and 0x138.
+  if (c >= 0x100 && c <= 0x12F && c % 2 == 0) return c + 1;
+  if (c >= 0x132 && c <= 0x137 && c % 2 == 0) return c + 1;
+  if (c >= 0x139 && c <= 0x148 && c % 2 == 1) return c + 1;
+  if (c >= 0x14A && c <= 0x177 && c % 2 == 0) return c + 1;
+  if (c >= 0x179 && c <= 0x17E && c % 2 == 1) return c + 1;
+  return c;
+}
+
+}  // namespace
+
+std::string encode_name(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) {
@@ -18,9 +54,7 @@ std::string encode_name(std::string_view raw) {
     if (plain) {
       out.push_back(static_cast<char>(c));
     } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
+      append_escape(out, c);
     }
   }
   // An empty value still needs a name; "%empty" is not a %XX escape, so no value encodes to it.
@@ -40,25 +74,6 @@ std::string encode_name(std::string_view raw) {
 std::string table_dir(std::string_view db, std::string_view table) {
   return encode_name(db) + "/" + encode_name(table);
 }
-
-namespace {
-
-// Spark's ExternalCatalogUtils.escapePathName set (with its Windows additions).
-bool hive_escapes(unsigned char c) {
-  if (c < 0x20 || c == 0x7F) return true;
-  for (char e : std::string_view("\"#%'*/:=?\\{[]^<>|"))
-    if (c == static_cast<unsigned char>(e)) return true;
-  return false;
-}
-
-void append_escape(std::string& out, unsigned char c) {
-  static const char* hex = "0123456789ABCDEF";
-  out.push_back('%');
-  out.push_back(hex[c >> 4]);
-  out.push_back(hex[c & 15]);
-}
-
-}  // namespace
 
 std::string hive_value(std::string_view value) {
   constexpr size_t max_len = 120;
@@ -87,27 +102,6 @@ std::string hive_value(std::string_view value) {
   }
   return out.size() > max_len ? "" : out;
 }
-
-namespace {
-
-// The lower-case letter of an upper-case one of the two-byte UTF-8 scripts fold_name_case folds.
-uint32_t fold_code_point(uint32_t c) {
-  if ((c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) ||
-      (c >= 0x410 && c <= 0x42F))
-    return c + 0x20;
-  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
-  if (c == 0x178) return 0xFF;   // Ÿ
-  if (c == 0x3C2) return 0x3C3;  // final sigma
-  // Latin Extended-A pairs upper and lower case as even and odd, but for 0x130, 0x131 and 0x138.
-  if (c >= 0x100 && c <= 0x12F && c % 2 == 0) return c + 1;
-  if (c >= 0x132 && c <= 0x137 && c % 2 == 0) return c + 1;
-  if (c >= 0x139 && c <= 0x148 && c % 2 == 1) return c + 1;
-  if (c >= 0x14A && c <= 0x177 && c % 2 == 0) return c + 1;
-  if (c >= 0x179 && c <= 0x17E && c % 2 == 1) return c + 1;
-  return c;
-}
-
-}  // namespace
 
 std::string fold_name_case(std::string_view name) {
   std::string out;

@@ -285,6 +285,12 @@ std::vector<Task> partition_tasks(ClickHouseClient& client, const ServerVersion&
   return tasks;
 }
 
+// What names a task's folder where its value cannot: its partition ID; for a partition_expr value,
+// the Unix time of a DateTime, else the first 16 hex digits of the SHA-256 of its text.
+std::string fallback_id(const Task& task) {
+  return task.partition_id.empty() ? Sha256::of(task.partition).substr(0, 16) : task.partition_id;
+}
+
 // One task per value of a partition expression that is not the table's key.
 std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& spec,
                                    uint64_t table_bytes, uint64_t table_rows) {
@@ -321,11 +327,9 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
     std::string select = is_null ? "isNull(" + expr + ")" : "(" + expr + ") = " + value;
     task.predicate = and_predicates({select, spec.bounds()});
     // Readers take __HIVE_DEFAULT_PARTITION__ for NULL; hive_value escapes the string of that name.
-    std::string id =
-        task.partition_id.empty() ? Sha256::of(task.partition).substr(0, 16) : task.partition_id;
-    task.dir =
-        base_dir + "/" +
-        (is_null ? "partition=" + std::string(hive_null) : partition_dir(task.partition, id));
+    task.dir = base_dir + "/" +
+               (is_null ? "partition=" + std::string(hive_null)
+                        : partition_dir(task.partition, fallback_id(task)));
     tasks.push_back(std::move(task));
   }
   return tasks;
@@ -341,10 +345,8 @@ void make_dirs_unique(std::vector<Task>& tasks) {
   for (const Task& t : tasks) ++seen[fold_name_case(t.dir)];
   for (Task& t : tasks) {
     if (seen[fold_name_case(t.dir)] < 2) continue;
-    std::string id =
-        t.partition_id.empty() ? Sha256::of(t.partition).substr(0, 16) : t.partition_id;
     std::string base = t.dir.substr(0, t.dir.rfind('/') + 1);
-    t.dir = base + "partition=" + hive_value(id);
+    t.dir = base + "partition=" + hive_value(fallback_id(t));
   }
 }
 

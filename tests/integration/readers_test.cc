@@ -272,7 +272,11 @@ TEST(Readers, AnExportInTheEarlierLayoutIsVerifiedButResumedOnlyWithFresh) {
   auto first = run_chexport(args);
   ASSERT_EQ(first.exit_code, 0) << first.output;
   to_earlier_layout(out);
-  ASSERT_EQ(data_files(out)[0], db + "/t/partition=0/part-000000.csv.zst");
+  const std::vector<std::string> earlier = {db + "/t/partition=0/part-000000.csv.zst",
+                                            db + "/t/partition=1/part-000000.csv.zst",
+                                            db + "/t/partition=2/part-000000.csv.zst"};
+  ASSERT_EQ(data_files(out), earlier);
+  const std::string earlier_manifest = read_file(out.path() / "manifest.json");
 
   auto verify = run_chexport({"verify", out.str()});
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
@@ -284,6 +288,7 @@ TEST(Readers, AnExportInTheEarlierLayoutIsVerifiedButResumedOnlyWithFresh) {
             "0,100\n1,100\n2,100\n");
   http_query("DROP DATABASE IF EXISTS " + into);
 
+  const std::vector<std::string> files_before = out.files();
   auto resume = run_chexport(args);
   EXPECT_EQ(resume.exit_code, 2) << resume.output;
   EXPECT_NE(resume.output.find(" holds an export in an earlier layout of chexport's (before Hive "
@@ -291,7 +296,9 @@ TEST(Readers, AnExportInTheEarlierLayoutIsVerifiedButResumedOnlyWithFresh) {
             std::string::npos)
       << resume.output;
   EXPECT_NE(resume.output.find("use --fresh"), std::string::npos) << resume.output;
-  EXPECT_EQ(data_files(out)[0], db + "/t/partition=0/part-000000.csv.zst");  // untouched
+  // Untouched: no file written, removed or moved, the manifest as it was.
+  EXPECT_EQ(out.files(), files_before);
+  EXPECT_EQ(read_file(out.path() / "manifest.json"), earlier_manifest);
 
   args.push_back("--fresh");
   auto fresh = run_chexport(args);

@@ -1,6 +1,7 @@
 // Where files go. The layout is part of the user-facing contract
 // (docs/output-layout-and-manifest.md "Output layout"): every data file of a table sits at the
-// same depth, so that one glob per table (`<db>/<table>/*/*/*.csv.zst`) reads all of it.
+// same depth, so that one glob per table (`<db>/<table>/*/*/*.csv.zst`; a Distributed table has
+// one `shard=N` level more) reads all of it.
 //
 //   <out>/manifest.json
 //   <out>/<db>/<table>/schema.sql

@@ -1,7 +1,7 @@
 // Where an export lives: a local directory or an S3 bucket prefix. Everything that reads or writes
 // an export (the exporter, resume, verify) goes through this interface, so both behave the same.
 //
-// Paths are relative to the export's root ("db/table/partition=1/part-000000.csv.zst"). Files
+// Paths are relative to the export's root ("db/table/partition=1/whole/part-000000.csv.zst"). Files
 // made by create() are invisible until committed: a temp file renamed on commit locally, a
 // multipart upload completed on commit on S3 (parts are uploaded as the bytes come, so memory
 // stays at one part per open file; a file smaller than one part is sent with one PUT on commit).

@@ -47,12 +47,12 @@ struct PreviousExport {
 // change between runs.
 bool setting_shapes_output(std::string_view name);
 
-// What shapes the files, as name -> value (stored in the manifest as "fingerprint"): the options,
-// each table's columns (`table_columns` parallel to options.tables), and the server's time zone
-// when a DateTime column without a zone of its own is written as text.
 // The layout this version writes (output/layout.h), recorded in the fingerprint as "layout".
 inline constexpr std::string_view current_layout = "hive-1";
 
+// What shapes the files, as name -> value (stored in the manifest as "fingerprint"): the options,
+// each table's columns (`table_columns` parallel to options.tables), and the server's time zone
+// when a DateTime column without a zone of its own is written as text.
 std::map<std::string, std::string> export_fingerprint(
     const ExportOptions& options, const std::vector<std::vector<Column>>& table_columns,
     const std::string& server_timezone);
