@@ -38,8 +38,9 @@ inline constexpr std::string_view hive_null = "__HIVE_DEFAULT_PARTITION__";
 
 // `name` as case-insensitive file systems (macOS, Windows) compare it: A-Z and the upper-case
 // letters of Latin-1, Latin Extended-A, Greek and Cyrillic folded to lower case. Other scripts'
-// cases and Unicode normalization are not folded (two such names still never overwrite one
-// another: a file is never renamed over an existing one).
+// cases and Unicode normalization are not folded: there, a first run fails the second task (a file
+// is never renamed over an existing one), but a resume that exports one such task again removes
+// the shared folder's files (an open defect of issue 18).
 std::string fold_name_case(std::string_view name);
 
 // "partition=<hive_value>", else "partition=<id>" (the partition ID, which the manifest maps to
