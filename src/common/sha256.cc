@@ -30,12 +30,24 @@ std::string Sha256::hex_digest() {
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->ctx, digest, &len);
   EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr);
+  return hex_of(std::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+std::string bytes_of_hex(std::string_view hex) {
+  std::string raw;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    raw.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  return raw;
+}
+
+std::string hex_of(std::string_view bytes) {
   static const char* hex = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[digest[i] >> 4]);
-    out.push_back(hex[digest[i] & 15]);
+  out.reserve(bytes.size() * 2);
+  for (char ch : bytes) {
+    auto c = static_cast<unsigned char>(ch);
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
   }
   return out;
 }

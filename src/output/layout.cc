@@ -50,7 +50,7 @@ std::string encode_name(std::string_view raw) {
   for (size_t i = 0; i < raw.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(raw[i]);
     bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                 c == '_' || c == '-' || (c == '.' && i != 0);
+                 c == '_' || c == '-' || (c == '.' && i != 0 && i + 1 != raw.size());
     if (plain) {
       out.push_back(static_cast<char>(c));
     } else {
@@ -89,16 +89,17 @@ std::string hive_value(std::string_view value) {
   while (i < value.size()) {
     auto c = static_cast<unsigned char>(value[i]);
     size_t n = c < 0x80 ? 1 : utf8_sequence_length(value, i);
-    if (n == 0) {
+    // Bytes that are not UTF-8 have no readable name: DuckDB fails on the whole table after
+    // decoding them, and Spark decodes each %XX to the code point U+00XX.
+    if (n == 0) return "";
+    // Windows drops a name's trailing spaces and dots: "a." would be the folder of "a".
+    bool last = i + n == value.size();
+    if (n == 1 && (hive_escapes(c) || (last && (c == ' ' || c == '.')))) {
       append_escape(out, c);
-      ++i;
-    } else if (n == 1 && hive_escapes(c)) {
-      append_escape(out, c);
-      ++i;
     } else {
       out.append(value.substr(i, n));
-      i += n;
     }
+    i += n;
   }
   return out.size() > max_len ? "" : out;
 }

@@ -167,18 +167,6 @@ std::string xml_escape(std::string_view text) {
 
 }  // namespace
 
-namespace {
-
-// "0aff" -> the bytes 0x0a 0xff.
-std::string bytes_of_hex(std::string_view hex) {
-  std::string raw;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2)
-    raw.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  return raw;
-}
-
-}  // namespace
-
 std::string base64_of_hex(std::string_view hex) {
   static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const std::string raw = bytes_of_hex(hex);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "chexport/common/error.h"
 #include "chexport/output/s3.h"
@@ -86,11 +88,18 @@ class LocalStore final : public Store {
               [](const StoredFile& a, const StoredFile& b) { return a.path < b.path; });
     return files;
   }
-  size_t clean_leftovers(const std::vector<std::string>& dirs) override {
+  size_t clean_leftovers(const std::vector<std::string>& dirs, Depth depth) override {
     size_t removed = 0;
     std::error_code ec;
     for (const std::string& dir : dirs) {
       if (!fs::exists(describe(dir), ec)) continue;
+      if (depth == Depth::directly_in) {
+        for (const StoredFile& f : list(dir)) {
+          if (f.path.find(AtomicFile::temp_marker) == std::string::npos) continue;
+          if (fs::remove(describe(f.path), ec)) ++removed;
+        }
+        continue;
+      }
       for (auto it = fs::recursive_directory_iterator(describe(dir), ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (it->is_regular_file() &&
@@ -101,6 +110,27 @@ class LocalStore final : public Store {
     }
     return removed;
   }
+  void make_task_dirs(const std::vector<std::string>& dirs) override {
+    for (const std::string& dir : dirs) make_directories(describe(dir));
+    // A folder that the file system found under another spelling is not listed by its parent
+    // under the name asked for.
+    std::map<fs::path, std::set<std::string>> listed;
+    for (const std::string& dir : dirs) {
+      fs::path at;
+      for (const fs::path& name : fs::path(dir)) {
+        fs::path parent = at;
+        at /= name;
+        auto [it, fresh] = listed.try_emplace(parent);
+        if (fresh) it->second = entry_names(parent);
+        if (it->second.count(name.string())) continue;
+        throw_usage(describe(at.string()) +
+                    " is another folder's name on this file system, which ignores case or "
+                    "Unicode normalization: two tasks (or a task and a folder of someone "
+                    "else's) would share their files; export to a file system that tells such "
+                    "names apart, or to S3");
+      }
+    }
+  }
   std::unique_ptr<StoreLock> lock(const LockHolder& me, bool, const std::string& name) override {
     make_directories(root_);
     return lock_directory(root_ + "/" + name, me);  // an flock is never stale: nothing to break
@@ -108,6 +138,15 @@ class LocalStore final : public Store {
   bool is_local() const override { return true; }
 
  private:
+  std::set<std::string> entry_names(const fs::path& relative) const {
+    std::set<std::string> names;
+    std::error_code ec;
+    fs::directory_iterator it(describe(relative.string()), ec), end;
+    for (; !ec && it != end; it.increment(ec)) names.insert(it->path().filename().string());
+    if (ec) throw_io("cannot list " + describe(relative.string()) + ": " + ec.message());
+    return names;
+  }
+
   std::string root_;
 };
 
@@ -234,15 +273,17 @@ class S3Store final : public Store {
       files.push_back({o.key.substr(root.size()), o.size});
     return files;
   }
-  size_t clean_leftovers(const std::vector<std::string>& dirs) override {
+  size_t clean_leftovers(const std::vector<std::string>& dirs, Depth depth) override {
     size_t n = 0;
     // Only chexport's own files (".../part-NNNNNN.csv[.zst]") under this export's table
     // directories: "run1" must not reach the uploads of "run10", nor anyone else's.
     for (const std::string& dir : dirs) {
-      for (const auto& u : client_.list_multipart_uploads(location_.key(dir) + "/")) {
+      std::string prefix = location_.key(dir) + "/";
+      for (const auto& u : client_.list_multipart_uploads(prefix)) {
         std::string name = u.key.substr(u.key.rfind('/') + 1);
         if (!name.starts_with("part-") || !(name.ends_with(".csv") || name.ends_with(".csv.zst")))
           continue;
+        if (depth == Depth::directly_in && u.key.size() != prefix.size() + name.size()) continue;
         client_.abort_multipart_upload(u.key, u.upload_id);
         ++n;
       }

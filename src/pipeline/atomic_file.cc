@@ -95,6 +95,17 @@ void AtomicFile::commit() {
       rc = ::link(temp_path_.c_str(), final_path_.c_str());
       if (rc == 0) ::unlink(temp_path_.c_str());
     }
+    if (rc != 0 && (errno == EPERM || errno == ENOSYS || errno == EOPNOTSUPP)) {
+      // FAT and exFAT (USB drives, some FUSE and SMB mounts) have neither: a check, then a plain
+      // rename. Only a writer outside this run could come between them: the run's lock keeps
+      // every other chexport out.
+      struct stat st;
+      if (::lstat(final_path_.c_str(), &st) == 0) {
+        errno = EEXIST;
+      } else {
+        rc = ::rename(temp_path_.c_str(), final_path_.c_str());
+      }
+    }
     if (rc != 0) {
       if (errno == EEXIST) {
         throw_io("cannot commit " + final_path_ +

@@ -185,7 +185,8 @@ TableParts read_parts(ClickHouseClient& client, const TableRef& table) {
   const char* base = "NOT startsWith(partition_id, 'patch-')";
   try {
     for (const auto& row : client.query_rows(
-             std::string("SELECT anyIf(partition, ") + base + "), " + id +
+             // hex: JSON answers turn bytes that are not UTF-8 into U+FFFD.
+             std::string("SELECT hex(anyIf(partition, ") + base + ")), " + id +
                  " AS id, toString(sumIf(rows, " + base + ")), toString(sumIf(bytes_on_disk, " +
                  base + ")), toString(sumIf(data_uncompressed_bytes, " + base +
                  ")), toString(max(" + base +
@@ -198,8 +199,8 @@ TableParts read_parts(ClickHouseClient& client, const TableRef& table) {
                  " AND table = " + quote_string(table.stored_table()) + " AND active GROUP BY id",
              "reading the partitions of " + table.display() + " from system.parts")) {
       parts.by_id[row.at(1)] =
-          PartitionParts{row.at(0),         to_u64(row.at(2)), to_u64(row.at(3)),
-                         to_u64(row.at(4)), row.at(5) == "1",  row.at(6)};
+          PartitionParts{bytes_of_hex(row.at(0)), to_u64(row.at(2)), to_u64(row.at(3)),
+                         to_u64(row.at(4)),       row.at(5) == "1",  row.at(6)};
     }
     return parts;
   } catch (const Error& e) {
@@ -249,6 +250,26 @@ std::string select_partition(const ServerVersion& version, const TableInfo& info
   return "(" + info.partition_key + ") = " + parts->partition;
 }
 
+// Whether the partition `select` picks is the NULL of a Nullable key (20.x and later allow one;
+// 18.16 refuses it). system.parts prints it as the text of the string 'NULL' (or, on 26.7, as
+// 'ᴺᵁᴸᴸ'), so only a row tells them apart.
+bool null_partition(ClickHouseClient& client, const TableRef& table, const TableInfo& info,
+                    const std::string& text, const std::string& select) {
+  if (info.partition_key.empty()) return false;
+  if (text != "NULL" && text != "\xE1\xB4\xBA\xE1\xB5\x81\xE1\xB4\xB8\xE1\xB4\xB8") return false;
+  auto rows = client.query_rows("SELECT toString(isNull((" + info.partition_key + "))) FROM " +
+                                    table.sql() + where(select) + " LIMIT 1",
+                                "reading the NULL partition of " + table.display());
+  return !rows.empty() && rows[0].at(0) == "1";
+}
+
+// The folder of a task's partition: readers take __HIVE_DEFAULT_PARTITION__ for NULL (hive_value
+// escapes the string of that name).
+std::string partition_folder(const Task& task, std::string_view id) {
+  return task.partition_null ? "partition=" + std::string(hive_null)
+                             : partition_dir(task.partition, id);
+}
+
 // One task per partition that has rows within the bounds. Without system.parts, the partitions
 // are named by their id and have no size estimate.
 std::vector<Task> partition_tasks(ClickHouseClient& client, const ServerVersion& version,
@@ -278,8 +299,13 @@ std::vector<Task> partition_tasks(ClickHouseClient& client, const ServerVersion&
       task.uncompressed_bytes =
           static_cast<uint64_t>(static_cast<double>(p->uncompressed_bytes) * share);
     }
-    task.predicate = and_predicates({select_partition(version, info, id, p), spec.bounds()});
-    task.dir = table_dir(table.db, table.table) + "/" + partition_dir(task.partition, id);
+    std::string select = select_partition(version, info, id, p);
+    if (null_partition(client, table, info, task.partition, select)) {
+      task.partition = "NULL";
+      task.partition_null = true;
+    }
+    task.predicate = and_predicates({select, spec.bounds()});
+    task.dir = table_dir(table.db, table.table) + "/" + partition_folder(task, id);
     tasks.push_back(std::move(task));
   }
   return tasks;
@@ -305,7 +331,7 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
   if (t.starts_with("Nullable(")) t = t.substr(9);
   bool unix_time = t == "DateTime" || t.starts_with("DateTime(");
   auto rows = client.query_rows(
-      "SELECT toString(v), isNull(v), toTypeName(v), toString(count()), " +
+      "SELECT hex(ifNull(toString(v), '')), isNull(v), toTypeName(v), toString(count()), " +
           std::string(unix_time ? "toString(toUnixTimestamp(v))" : "''") + " FROM (SELECT (" +
           expr + ") AS v FROM " + table.sql() + where(spec.bounds()) + ") GROUP BY v",
       "grouping " + table.display() + " by " + expr);
@@ -314,7 +340,8 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
     Task task;
     task.table = table;
     bool is_null = row.at(1) == "1";
-    task.partition = is_null ? "NULL" : row.at(0);
+    std::string text = bytes_of_hex(row.at(0));
+    task.partition = is_null ? "NULL" : text;
     task.partition_null = is_null;
     task.partition_id = is_null ? "" : row.at(4);
     task.planned_rows = to_u64(row.at(3));
@@ -323,13 +350,10 @@ std::vector<Task> expression_tasks(ClickHouseClient& client, const TableSpec& sp
                        : static_cast<double>(task.planned_rows) / static_cast<double>(table_rows);
     task.uncompressed_bytes = static_cast<uint64_t>(static_cast<double>(table_bytes) * share);
     std::string value =
-        unix_time ? "toDateTime(" + row.at(4) + ")" : literal(row.at(2), row.at(0), expr);
+        unix_time ? "toDateTime(" + row.at(4) + ")" : literal(row.at(2), text, expr);
     std::string select = is_null ? "isNull(" + expr + ")" : "(" + expr + ") = " + value;
     task.predicate = and_predicates({select, spec.bounds()});
-    // Readers take __HIVE_DEFAULT_PARTITION__ for NULL; hive_value escapes the string of that name.
-    task.dir = base_dir + "/" +
-               (is_null ? "partition=" + std::string(hive_null)
-                        : partition_dir(task.partition, fallback_id(task)));
+    task.dir = base_dir + "/" + partition_folder(task, fallback_id(task));
     tasks.push_back(std::move(task));
   }
   return tasks;

@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "chexport/common/json_writer.h"
+#include "chexport/common/sha256.h"
 #include "chexport/common/units.h"
+#include "chexport/common/utf8.h"
 
 namespace chexport {
 namespace {
@@ -66,8 +68,10 @@ std::string plan_text(const std::vector<TablePlan>& plans) {
 }
 
 void write_task_fields(JsonWriter& j, const Task& t) {
-  j.field("partition", t.partition)
-      .field("partition_id", t.partition_id)
+  j.field("partition", t.partition);
+  // JSON holds text: a value that is not UTF-8 is written with U+FFFD there, and exactly here.
+  if (!is_utf8(t.partition)) j.field("partition_hex", hex_of(t.partition));
+  j.field("partition_id", t.partition_id)
       .field("partition_null", t.partition_null)
       .field("range", t.range)
       .field("predicate", t.predicate)

@@ -481,11 +481,15 @@ bool is_data_file_in(const std::string& path, const std::vector<std::string>& di
 }
 
 // Without a manifest, data files in the tasks' directories belong to no known run (a --fresh
-// cut short, or someone's copy): exporting over them would mix two exports.
+// cut short, or someone's copy): exporting over them would mix two exports. So do files directly
+// in a partition's folder, where the earlier layout put a whole partition's.
 void refuse_unlisted_data_files(Store& store, const RunResult& run,
                                 const std::string& manifest_name) {
   std::set<std::string> dirs;
-  for (const TaskResult& r : run.tasks) dirs.insert(r.task.dir);
+  for (const TaskResult& r : run.tasks) {
+    dirs.insert(r.task.dir);
+    dirs.insert(r.task.dir.substr(0, r.task.dir.rfind('/')));
+  }
   for (const std::string& dir : dirs) {
     for (const StoredFile& f : store.list(dir)) {
       if (!is_data_file_in(f.path, {dir})) continue;
@@ -572,14 +576,16 @@ void start_fresh_share(const ExportOptions& options, const PreviousExport& previ
   for (const std::string& name : old_parts) add_stale(read_previous_export(store, name));
   // Leftovers are cleaned below a directory, so not below one that holds a task of the new plan
   // (a partition now split into ranges): another worker may be writing there.
-  std::vector<std::string> clean(mine.begin(), mine.end());
+  std::vector<std::string> clean(mine.begin(), mine.end()), clean_top;
   for (const std::string& dir : stale) {
     bool holds_planned =
         std::any_of(run.plan_dirs.begin(), run.plan_dirs.end(),
                     [&](const std::string& d) { return d.starts_with(dir + "/"); });
-    if (!holds_planned) clean.push_back(dir);
+    // (An earlier layout's partition folder holds the new tasks' folders, and its own leftovers.)
+    (holds_planned ? clean_top : clean).push_back(dir);
   }
   store.clean_leftovers(clean);
+  store.clean_leftovers(clean_top, Store::Depth::directly_in);
   for (const std::set<std::string>* dirs : {&mine, &stale}) {
     for (const std::string& dir : *dirs) remove_data_files(store, dir);
   }
@@ -611,6 +617,15 @@ void refuse_changed_plan(const PreviousExport& previous, const RunResult& run,
               "--fresh");
 }
 
+// The folders of the tasks that write files (a task with no rows writes none).
+std::vector<std::string> task_dirs(const RunResult& run) {
+  std::vector<std::string> dirs;
+  for (const TaskResult& r : run.tasks) {
+    if (r.task.planned_rows > 0) dirs.push_back(r.task.dir);
+  }
+  return dirs;
+}
+
 // --fresh, or resume: decides which tasks an earlier run already finished, and cleans up what it
 // left behind (only in this export's directories). Marks kept tasks done in `run`.
 void prepare_output(const ExportOptions& options, RunResult& run, Store& store) {
@@ -619,11 +634,13 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
   if (shared) refuse_whole_export(store);
   if (options.output.fresh && shared) {
     start_fresh_share(options, read_previous_export(store, manifest_name), store, run);
+    store.make_task_dirs(task_dirs(run));
     return;
   }
   if (options.output.fresh) {
     PreviousExport previous = read_previous_for_fresh(store, manifest_name);
     start_fresh(options, previous, store, export_dirs(options, previous, run));
+    store.make_task_dirs(task_dirs(run));
     return;
   }
   PreviousExport previous = read_previous_export(store, manifest_name);
@@ -634,6 +651,9 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
     check_same_options(previous, run.fingerprint, options.output.dir);
     if (shared) refuse_changed_plan(previous, run, manifest_name);
   }
+  // Before anything is removed: on a file system that ignores case, the files of one task would
+  // be the other's.
+  store.make_task_dirs(task_dirs(run));
   if (size_t n = store.clean_leftovers(export_dirs(options, previous, run)); n > 0) {
     spdlog::info("removed {} unfinished file(s) left by an earlier run", n);
   }

@@ -124,7 +124,7 @@ TEST(Export, PartitionValuesBecomeSafeDistinctNames) {
   check_manifest(out, 5);
   // 18.16 prints a String partition's value bare (modern servers quote it: 'x y').
   std::vector<std::string> expected = {
-      db + "/odd/partition=../whole/part-000000.csv.zst",
+      db + "/odd/partition=.%2E/whole/part-000000.csv.zst",  // Windows drops a trailing dot
       db + "/odd/partition=a%27b%2Fc%22d/whole/part-000000.csv.zst",
       db + "/odd/partition=caf\xc3\xa9/whole/part-000000.csv.zst",
       db + "/odd/partition=x y/whole/part-000000.csv.zst",

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "checks.h"
 #include "test_server.h"
@@ -72,6 +73,7 @@ std::map<size_t, size_t> depths(const TempDir& out) {
 struct ManifestTask {
   std::string partition, partition_id, dir, range;
   bool partition_null = false;
+  std::string partition_hex;  // where the value is not UTF-8
 };
 
 std::vector<ManifestTask> manifest_tasks(const TempDir& out) {
@@ -82,7 +84,9 @@ std::vector<ManifestTask> manifest_tasks(const TempDir& out) {
     tasks.push_back({std::string(std::string_view(t["partition"])),
                      std::string(std::string_view(t["partition_id"])),
                      std::string(std::string_view(t["dir"])),
-                     std::string(std::string_view(t["range"])), bool(t["partition_null"])});
+                     std::string(std::string_view(t["range"])), bool(t["partition_null"]), ""});
+    std::string_view hex;
+    if (t["partition_hex"].get(hex) == simdjson::SUCCESS) tasks.back().partition_hex = hex;
   }
   return tasks;
 }
@@ -178,6 +182,9 @@ TEST(Readers, DuckDBAndClickHouseReadEveryRowOfSplitAndOddPartitions) {
                              "', CSV, 'p String, n UInt64, d DateTime(\\'UTC\\')')"),
             http_query("SELECT count(), sum(n), sum(toUnixTimestamp(d)) FROM " + db +
                        ".t FORMAT TSVRaw"));
+  EXPECT_EQ(clickhouse_local("SELECT count() FROM file('" + out.str() + "/" + db +
+                             "/t/**/*.csv.zst', CSV, 'p String, n UInt64, d DateTime')"),
+            "3060\n");
 }
 
 TEST(Readers, NullEmptyAndNullLookingValuesOfAPartitionExprWithCSVWithNames) {
@@ -243,29 +250,137 @@ TEST(Readers, NullEmptyAndNullLookingValuesOfAPartitionExprWithCSVWithNames) {
             raw_expected);
 }
 
+// Partition values that are not UTF-8 have no readable name: escaped, DuckDB would decode them
+// into text that is not UTF-8 and fail on the whole table (Spark into other characters). Their
+// folders are named by the partition ID, and every reader reads every row.
+TEST(Readers, ValuesThatAreNotUtf8AreNamedByTheirPartitionId) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db +
+             ".b (h String, n UInt64) ENGINE = MergeTree PARTITION BY unhex(h) ORDER BY n");
+  http_query("INSERT INTO " + db +
+             ".b SELECT arrayElement(['ff', '41', 'c3a9', 'c3'], number % 4 + 1), number FROM "
+             "numbers(40)");
+  TempDir out;
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".b", "-o", out.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  check_manifest(out, 40);
+  std::map<std::string, std::string> dirs;  // by the value's hex
+  std::set<std::string> folders;
+  for (const ManifestTask& t : manifest_tasks(out)) {
+    // The manifest keeps the exact bytes in partition_hex; its partition is text.
+    bool utf8 = t.partition.find("\xef\xbf\xbd") == std::string::npos;  // U+FFFD
+    EXPECT_EQ(t.partition_hex.empty(), utf8) << t.dir;
+    dirs[utf8 ? t.partition : "0x" + t.partition_hex] = t.dir;
+    folders.insert(t.dir.substr(db.size() + 13, t.dir.size() - db.size() - 19));
+  }
+  std::string base = db + "/b/partition=";
+  auto id_of = [&](const std::string& value) {
+    return http_query("SELECT partition_id FROM system.parts WHERE database = '" + db +
+                      "' AND table = 'b' AND active AND partition = unhex('" + value +
+                      "') LIMIT 1 FORMAT TSVRaw");
+  };
+  std::string ff = id_of("ff"), c3 = id_of("c3");
+  ff.pop_back();
+  c3.pop_back();
+  EXPECT_EQ(dirs, (std::map<std::string, std::string>{{"0xff", base + ff + "/whole"},
+                                                      {"A", base + "A/whole"},
+                                                      {"\xc3\xa9", base + "\xc3\xa9/whole"},
+                                                      {"0xc3", base + c3 + "/whole"}}));
+  std::string expected;  // "folder value\tcount" in DuckDB's order
+  for (const std::string& folder : folders) expected += folder + "\t10\n";
+  EXPECT_EQ(duckdb("SELECT partition, count(*) FROM read_csv('" + out.str() + "/" + db +
+                   "/b/*/*/*.csv.zst', header = false, delim = ',', quote = '\"', escape = '\"', "
+                   "hive_partitioning = true, "
+                   "hive_types_autocast = false, columns = {'h': 'VARCHAR', 'n': 'UBIGINT'}) "
+                   "GROUP BY partition ORDER BY partition"),
+            expected);
+
+  // The same values of a partition_expr: each selected by its exact bytes.
+  TempDir by_expr;
+  r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".b", "-o", by_expr.str(),
+                    "--partition-expr", "unhex(h)"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  check_manifest(by_expr, 40);
+  std::set<std::string> hex;
+  for (const ManifestTask& t : manifest_tasks(by_expr)) {
+    if (!t.partition_hex.empty()) hex.insert(t.partition_hex);
+  }
+  EXPECT_EQ(hex, (std::set<std::string>{"c3", "ff"}));
+}
+
+// A Nullable table key (allow_nullable_key, 20.x and later; 18.16 refuses Nullable partition
+// keys, so this test is 26.7's only): its NULL partition, which system.parts prints like a
+// string, is NULL for readers, and the strings that look like it are strings.
+TEST(Only26_7, TheNullPartitionOfANullableKeyIsHivesDefaultPartition) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db +
+             ".k (k Nullable(String), n UInt64) ENGINE = MergeTree PARTITION BY k ORDER BY n "
+             "SETTINGS allow_nullable_key = 1");
+  http_query(
+      "INSERT INTO " + db +
+      ".k SELECT arrayElement([NULL, 'NULL', '\xe1\xb4\xba\xe1\xb5\x81\xe1\xb4\xb8\xe1\xb4\xb8', "
+      "'b'], number % 4 + 1), number FROM numbers(40)");
+  TempDir out;
+  auto r = run_chexport({"export", "--url", test_server().url(), "-t", db + ".k", "-o", out.str(),
+                         "--split-field", "n", "--max-rows-per-task", "8"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  check_manifest(out, 40);
+  std::map<std::string, std::set<std::string>> dirs;
+  for (const ManifestTask& t : manifest_tasks(out)) {
+    std::string folder = t.dir.substr(0, t.dir.rfind('/'));
+    dirs[t.partition + (t.partition_null ? " (null)" : "")].insert(folder);
+  }
+  std::string base = db + "/k/partition=";
+  EXPECT_EQ(dirs, (std::map<std::string, std::set<std::string>>{
+                      {"NULL (null)", {base + "__HIVE_DEFAULT_PARTITION__"}},
+                      {"NULL", {base + "%4EULL"}},
+                      {"\xe1\xb4\xba\xe1\xb5\x81\xe1\xb4\xb8\xe1\xb4\xb8",
+                       {base + "\xe1\xb4\xba\xe1\xb5\x81\xe1\xb4\xb8\xe1\xb4\xb8"}},
+                      {"b", {base + "b"}}}));
+  EXPECT_EQ(duckdb("SELECT partition, count(*), count(*) FILTER (WHERE k IS NOT DISTINCT FROM "
+                   "partition) FROM read_csv('" +
+                   out.str() + "/" + db +
+                   "/k/*/*/*.csv.zst', header = false, delim = ',', quote = '\"', escape = '\"', "
+                   "nullstr = '\\N', hive_partitioning = true, "
+                   "hive_types_autocast = false, columns = {'k': 'VARCHAR', 'n': 'UBIGINT'}) "
+                   "GROUP BY partition ORDER BY partition NULLS FIRST"),
+            "\\N\t10\t10\nNULL\t10\t10\nb\t10\t10\n\xe1\xb4\xba\xe1\xb5\x81\xe1\xb4\xb8\xe1\xb4\xb8"
+            "\t10\t10\n");
+}
+
 // An export as the chexport before the Hive layout left it: whole partitions' files directly in
 // their folder, and no "layout" in the manifest's fingerprint.
-void to_earlier_layout(const TempDir& out) {
+void to_earlier_layout(const TempDir& out,
+                       const std::vector<std::string>& manifests = {"manifest.json"}) {
   for (const std::string& f : data_files(out)) {
     fs::path p = out.path() / f;
     ASSERT_EQ(p.parent_path().filename(), "whole") << f;
     fs::rename(p, p.parent_path().parent_path() / p.filename());
-    fs::remove(p.parent_path());
   }
-  std::string manifest = read_file(out.path() / "manifest.json");
-  std::string layout = "\"layout\": \"hive-1\",";
-  size_t at = manifest.find(layout);
-  ASSERT_NE(at, std::string::npos) << manifest;
-  manifest.erase(at, layout.size());
-  for (size_t i; (i = manifest.find("/whole")) != std::string::npos;) manifest.erase(i, 6);
-  std::ofstream(out.path() / "manifest.json", std::ios::binary | std::ios::trunc) << manifest;
+  for (const std::string& f : data_files(out)) fs::remove((out.path() / f).parent_path() / "whole");
+  for (const std::string& name : manifests) {
+    std::string manifest = read_file(out.path() / name);
+    std::string layout = "\"layout\": \"hive-1\",";
+    size_t at = manifest.find(layout);
+    ASSERT_NE(at, std::string::npos) << manifest;
+    manifest.erase(at, layout.size());
+    for (size_t i; (i = manifest.find("/whole")) != std::string::npos;) manifest.erase(i, 6);
+    std::ofstream(out.path() / name, std::ios::binary | std::ios::trunc) << manifest;
+  }
 }
 
-TEST(Readers, AnExportInTheEarlierLayoutIsVerifiedButResumedOnlyWithFresh) {
+// A fresh database with table t: `partitions` partitions (p = 0, 1, ...) of 100 rows.
+std::string small_partitions(int partitions) {
   std::string db = fresh_database();
   http_query("CREATE TABLE " + db +
              ".t (p UInt8, n UInt64) ENGINE = MergeTree PARTITION BY p ORDER BY n");
-  http_query("INSERT INTO " + db + ".t SELECT number % 3, number FROM numbers(300)");
+  http_query("INSERT INTO " + db + ".t SELECT number % " + std::to_string(partitions) +
+             ", number FROM numbers(" + std::to_string(partitions * 100) + ")");
+  return db;
+}
+
+TEST(Readers, AnExportInTheEarlierLayoutIsVerifiedButResumedOnlyWithFresh) {
+  std::string db = small_partitions(3);
   TempDir out;
   std::vector<std::string> args = {"export", "--url",  test_server().url(), "-t", db + ".t",
                                    "-o",     out.str()};
@@ -308,6 +423,57 @@ TEST(Readers, AnExportInTheEarlierLayoutIsVerifiedButResumedOnlyWithFresh) {
             (std::vector<std::string>{db + "/t/partition=0/whole/part-000000.csv.zst",
                                       db + "/t/partition=1/whole/part-000000.csv.zst",
                                       db + "/t/partition=2/whole/part-000000.csv.zst"}));
+}
+
+// Without its manifest, an earlier layout's files (one level above the new task folders) are
+// still files of another export: the run refuses to write beside them.
+TEST(Readers, AnEarlierLayoutWithoutItsManifestIsRefused) {
+  std::string db = small_partitions(3);
+  TempDir out;
+  std::vector<std::string> args = {"export", "--url",  test_server().url(), "-t", db + ".t",
+                                   "-o",     out.str()};
+  ASSERT_EQ(run_chexport(args).exit_code, 0);
+  to_earlier_layout(out);
+  fs::remove(out.path() / "manifest.json");
+  const std::vector<std::string> before = out.files();
+  auto r = run_chexport(args);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find(" has data files but no manifest.json (" + db +
+                          "/t/partition=0/part-000000.csv.zst)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(out.files(), before);
+}
+
+// --fresh for --worker shares of an earlier layout also removes the temp files a killed run left
+// directly in a partition's folder (which now holds the tasks' folders).
+TEST(Readers, WorkersFreshRemoveTheTempFilesOfAnEarlierLayout) {
+  std::string db = small_partitions(4);
+  TempDir out;
+  auto worker = [&](const std::string& k, bool fresh) {
+    std::vector<std::string> args = {"export", "--url",   test_server().url(), "-t", db + ".t",
+                                     "-o",     out.str(), "--worker",          k};
+    if (fresh) args.push_back("--fresh");
+    return run_chexport(args);
+  };
+  for (const char* k : {"1/2", "2/2"}) ASSERT_EQ(worker(k, false).exit_code, 0);
+  to_earlier_layout(out, {"manifest.worker-1-of-2.json", "manifest.worker-2-of-2.json"});
+  for (int p = 0; p < 4; ++p) {
+    std::ofstream(out.path() / db / "t" / ("partition=" + std::to_string(p)) /
+                  ".part-000001.csv.zst.chexport-tmp.1.0000abcd")
+        << "left by a killed run";
+  }
+  ASSERT_EQ(count_temp_files(out), 4u);
+  for (const char* k : {"1/2", "2/2"}) {
+    auto r = worker(k, true);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  expect_no_temp_files(out);
+  auto verify = run_chexport({"verify", out.str()});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  std::vector<std::string> files = data_files(out);
+  EXPECT_EQ(files.size(), 4u) << ::testing::PrintToString(files);
+  for (const std::string& f : files) EXPECT_NE(f.find("/whole/part-"), std::string::npos) << f;
 }
 
 }  // namespace

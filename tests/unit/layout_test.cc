@@ -16,7 +16,8 @@ TEST(Layout, EncodesUnsafeBytes) {
   EXPECT_EQ(encode_name("201503"), "201503");
   EXPECT_EQ(encode_name("'2015-03-01'"), "%272015-03-01%27");
   EXPECT_EQ(encode_name("a/b"), "a%2Fb");
-  EXPECT_EQ(encode_name(".."), "%2E.");
+  EXPECT_EQ(encode_name(".."), "%2E%2E");
+  EXPECT_EQ(encode_name("a.b."), "a.b%2E");
   EXPECT_EQ(encode_name(".hidden"), "%2Ehidden");
   EXPECT_EQ(encode_name("caf\xc3\xa9"), "caf%C3%A9");
   EXPECT_EQ(encode_name("(1,'a\\'b')"), "%281%2C%27a%5C%27b%27%29");
@@ -53,8 +54,9 @@ TEST(Layout, HiveValuesAreEscapedAsSparkDoes) {
   EXPECT_EQ(hive_value("(202001,'x')"), "(202001,%27x%27)");
   EXPECT_EQ(hive_value("k=v:%#?*\\{}[]^<>|"), "k%3Dv%3A%25%23%3F%2A%5C%7B}%5B%5D%5E%3C%3E%7C");
   EXPECT_EQ(hive_value(std::string_view("a\0\n\x7f", 4)), "a%00%0A%7F");
-  EXPECT_EQ(hive_value("bad\xff\xc3"), "bad%FF%C3");  // not UTF-8: the bytes, escaped
-  EXPECT_EQ(hive_value(".."), "..");
+  EXPECT_EQ(hive_value(".."), ".%2E");  // Windows drops trailing dots and spaces
+  EXPECT_EQ(hive_value("a. b "), "a. b%20");
+  EXPECT_EQ(hive_value(" a"), " a");
   EXPECT_EQ(hive_value("a+b"), "a+b");
 }
 
@@ -71,6 +73,10 @@ TEST(Layout, HiveValuesWithoutAnExactReadableNameAreEmpty) {
   EXPECT_EQ(hive_value(std::string(120, 'x')), std::string(120, 'x'));
   EXPECT_EQ(hive_value(std::string(121, 'x')), "");
   EXPECT_EQ(hive_value(std::string(50, '/')), "");  // 150 bytes escaped
+  // Not UTF-8: readers would decode the escaped bytes into text that is not the value.
+  EXPECT_EQ(hive_value("bad\xff"), "");
+  EXPECT_EQ(hive_value("caf\xc3"), "");
+  EXPECT_EQ(hive_value("\xe9t\xe9"), "");  // Latin-1
 }
 
 TEST(Layout, NamesFoldAsCaseInsensitiveFileSystemsCompareThem) {

@@ -25,4 +25,9 @@ class Sha256 {
   std::unique_ptr<Impl> impl_;
 };
 
+// Lower-case hex of any bytes, and back ("0aFF" -> the bytes 0x0a 0xff; throws
+// std::invalid_argument on a digit that is not hex).
+std::string hex_of(std::string_view bytes);
+std::string bytes_of_hex(std::string_view hex);
+
 }  // namespace chexport

@@ -37,4 +37,14 @@ inline size_t utf8_sequence_length(std::string_view text, size_t at) noexcept {
   return n;
 }
 
+// Whether every byte of `text` belongs to a well-formed UTF-8 sequence.
+inline bool is_utf8(std::string_view text) noexcept {
+  for (size_t i = 0; i < text.size();) {
+    size_t n = utf8_sequence_length(text, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 }  // namespace chexport

@@ -11,9 +11,10 @@
 //
 // Partition folders are Hive-style (hive_value below), so DuckDB, Spark and ClickHouse read the
 // value back. Other names (databases, tables, range bounds) are percent-encoded (every byte
-// outside A-Z a-z 0-9 _ - . becomes %XX, and a leading '.' too), so any value gives a safe,
-// distinct, portable name that sorts like the value's bytes. Such a component longer than 120
-// bytes is cut and ends in "~<16 hex of its SHA-256>", keeping names within file-system limits.
+// outside A-Z a-z 0-9 _ - . becomes %XX, and a leading or trailing '.' too: Windows drops a
+// trailing one), so any value gives a safe, distinct, portable name. Such a component longer than
+// 120 bytes is cut and ends in "~<16 hex of its SHA-256>", keeping names within file-system
+// limits.
 #pragma once
 
 #include <cstddef>
@@ -26,10 +27,11 @@ std::string encode_name(std::string_view raw);
 std::string table_dir(std::string_view db, std::string_view table);
 
 // The Hive name of a partition value: the value itself, with the bytes Spark escapes in partition
-// folder names (controls, " # % ' * / : = ? \\ { [ ] ^ DEL, and < > | as on Windows) and bytes
-// that are not UTF-8 as %XX, which Spark and DuckDB decode. A value readers would take for NULL
-// ("NULL" in any case, "__HIVE_DEFAULT_PARTITION__") has its first byte escaped. "" where no name
-// is both exact and readable: the empty value (Spark refuses `key=`, and writes "" as NULL) and
+// folder names (controls, " # % ' * / : = ? \\ { [ ] ^ DEL, and < > | as on Windows) and a
+// trailing space or dot (which Windows drops) as %XX, which Spark and DuckDB decode. A value
+// readers would take for NULL ("NULL" in any case, "__HIVE_DEFAULT_PARTITION__") has its first
+// byte escaped. "" where no name is both exact and readable: the empty value (Spark refuses
+// `key=`, and writes "" as NULL), values that are not UTF-8 (readers decode %XX to text), and
 // values whose name would pass 120 bytes.
 std::string hive_value(std::string_view value);
 
@@ -38,9 +40,8 @@ inline constexpr std::string_view hive_null = "__HIVE_DEFAULT_PARTITION__";
 
 // `name` as case-insensitive file systems (macOS, Windows) compare it: A-Z and the upper-case
 // letters of Latin-1, Latin Extended-A, Greek and Cyrillic folded to lower case. Other scripts'
-// cases and Unicode normalization are not folded: there, a first run fails the second task (a file
-// is never renamed over an existing one), but a resume that exports one such task again removes
-// the shared folder's files (an open defect of issue 18).
+// cases and Unicode normalization are not folded here: Store::make_task_dirs finds what the file
+// system itself folds, and refuses it.
 std::string fold_name_case(std::string_view name);
 
 // "partition=<hive_value>", else "partition=<id>" (the partition ID, which the manifest maps to

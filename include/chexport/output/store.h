@@ -81,9 +81,17 @@ class Store {
   virtual void remove_tree(const std::string& dir) = 0;
   // Every file below the root, recursively (relative paths, sorted).
   virtual std::vector<StoredFile> list_all() = 0;
-  // Removes what a killed run left below `dirs` (this export's table directories): temp files,
-  // or chexport's unfinished multipart uploads. Returns how many.
-  virtual size_t clean_leftovers(const std::vector<std::string>& dirs) = 0;
+  // Removes what a killed run left below `dirs` (this export's table directories), or with
+  // Depth::directly_in only directly in them: temp files, or chexport's unfinished multipart
+  // uploads. Returns how many.
+  enum class Depth { below, directly_in };
+  virtual size_t clean_leftovers(const std::vector<std::string>& dirs,
+                                 Depth depth = Depth::below) = 0;
+  // Makes the folders of tasks, or throws Error (usage) where the file system took one of them
+  // for a folder spelled otherwise (it ignores case or Unicode normalization, as macOS and
+  // Windows do): two tasks would share their files, and exporting one again would remove the
+  // other's. Object stores compare keys byte for byte: nothing to check.
+  virtual void make_task_dirs(const std::vector<std::string>& dirs) { (void)dirs; }
   // Takes the output's lock, or throws Error (category locked) naming its holder. A local lock is
   // an flock(): it frees itself when its process ends. An S3 lock is an object created only if
   // absent; `break_lock` removes one that was not refreshed for lock_stale_seconds.
