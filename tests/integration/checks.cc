@@ -150,4 +150,34 @@ void settle_parts(const std::string& db, const std::string& table) {
   if (!settled) throw std::runtime_error("the parts of " + db + "." + table + " did not settle");
 }
 
+namespace {
+
+// The output of a script of scripts/ that prints a directory.
+std::string installed(const std::string& script) {
+  auto r = run_program({"bash", std::string(CHEXPORT_SCRIPTS_DIR) + "/" + script});
+  if (r.exit_code != 0) throw std::runtime_error(script + " failed: " + r.output);
+  std::string dir = r.out;
+  while (!dir.empty() && dir.back() == '\n') dir.pop_back();
+  return dir;
+}
+
+}  // namespace
+
+std::string duckdb(const std::string& sql) {
+  static const std::string dir = installed("duckdb/install.sh");
+  auto r = run_program({"node", std::string(CHEXPORT_TOOLS_DIR) + "/duckdb_query.mjs", dir, sql});
+  if (r.exit_code != 0) throw std::runtime_error("DuckDB: " + r.output + "\n" + sql);
+  return r.out;
+}
+
+std::string clickhouse_local(const std::string& sql) {
+  static const std::string dir = installed("modern-clickhouse/install.sh");
+  TempDir work;
+  std::string result = work.str() + "/result.tsv";
+  auto r = run_program({dir + "/chdb-launcher", dir + "/libchdb.so", "--path=" + work.str() + "/db",
+                        "--query", sql + " INTO OUTFILE '" + result + "' FORMAT TSVRaw"});
+  if (r.exit_code != 0) throw std::runtime_error("clickhouse-local: " + r.output + "\n" + sql);
+  return read_file(result);
+}
+
 }  // namespace chexport::testing

@@ -55,4 +55,10 @@ RecordsDigest records_digest(std::string_view csv);
 RecordsDigest exported_digest(const TempDir& out, const std::string& manifest = "manifest.json");
 std::vector<std::string> data_files(const TempDir& out);
 
+// Readers of exports, as users run them (installed by scripts/duckdb/ and
+// scripts/modern-clickhouse/ when missing): `sql` in DuckDB, its rows as TSV with NULL as \N; and
+// in ClickHouse 26.7's clickhouse-local, its rows as TSVRaw. Both throw on an error.
+std::string duckdb(const std::string& sql);
+std::string clickhouse_local(const std::string& sql);
+
 }  // namespace chexport::testing

@@ -20,15 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The output of a script of scripts/ that prints a directory.
-std::string installed(const std::string& script) {
-  auto r = run_program({"bash", std::string(CHEXPORT_SCRIPTS_DIR) + "/" + script});
-  if (r.exit_code != 0) throw std::runtime_error(script + " failed: " + r.output);
-  std::string dir = r.out;
-  while (!dir.empty() && dir.back() == '\n') dir.pop_back();
-  return dir;
-}
-
 // Rows of a TSV text (no escapes: the values of these tests have no tab or newline).
 std::vector<std::vector<std::string>> tsv_rows(const std::string& text) {
   std::vector<std::vector<std::string>> rows;
@@ -42,25 +33,6 @@ std::vector<std::vector<std::string>> tsv_rows(const std::string& text) {
     rows.push_back(std::move(row));
   }
   return rows;
-}
-
-// Runs `sql` in DuckDB; its rows as TSV, NULL as \N.
-std::string duckdb(const std::string& sql) {
-  static const std::string dir = installed("duckdb/install.sh");
-  auto r = run_program({"node", std::string(CHEXPORT_TOOLS_DIR) + "/duckdb_query.mjs", dir, sql});
-  if (r.exit_code != 0) throw std::runtime_error("DuckDB: " + r.output + "\n" + sql);
-  return r.out;
-}
-
-// Runs `sql` in ClickHouse 26.7's clickhouse-local; its rows as TSVRaw.
-std::string clickhouse_local(const std::string& sql) {
-  static const std::string dir = installed("modern-clickhouse/install.sh");
-  TempDir work;
-  std::string result = work.str() + "/result.tsv";
-  auto r = run_program({dir + "/chdb-launcher", dir + "/libchdb.so", "--path=" + work.str() + "/db",
-                        "--query", sql + " INTO OUTFILE '" + result + "' FORMAT TSVRaw"});
-  if (r.exit_code != 0) throw std::runtime_error("clickhouse-local: " + r.output + "\n" + sql);
-  return read_file(result);
 }
 
 // Every data file's depth below the output (its count of '/').

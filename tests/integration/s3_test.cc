@@ -791,6 +791,34 @@ TEST(S3, ImportFromABucket) {
   http_query("DROP DATABASE " + into);
 }
 
+// ClickHouse's s3() (26.7, in clickhouse-local) reads an export in a bucket with the glob and the
+// structure docs/reading-exports.md gives, split partitions included.
+TEST(S3, ClickHouseS3FunctionReadsEveryRowWithTheDocumentedGlob) {
+  std::string db = fresh_database();
+  std::string bucket = fresh_bucket();
+  http_query("CREATE TABLE " + db +
+             ".t (k String, n UInt64) ENGINE = MergeTree PARTITION BY k ORDER BY n");
+  http_query("INSERT INTO " + db +
+             ".t SELECT arrayElement(['a', 'x y', 'k=v'], number % 3 + 1), number FROM "
+             "numbers(3000)");
+  auto r =
+      run_chexport({"export", "--url", test_server().url(), "-t", db + ".t", "-o",
+                    "s3://" + bucket + "/arch", "--split-field", "n", "--max-rows-per-task", "400"},
+                   test_s3().env());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const TestS3& s3 = test_s3();
+  std::string source = "s3('" + s3.endpoint() + "/" + bucket + "/arch/" + db +
+                       "/t/*/*/*.csv.zst', '" + s3.access_key + "', '" + s3.secret_key +
+                       "', 'CSV', 'k String, n UInt64')";
+  EXPECT_EQ(clickhouse_local("SELECT decodeURLComponent(partition) AS v, count(), sum(n), "
+                             "countIf(k = v) FROM " +
+                             source + " GROUP BY v ORDER BY v SETTINGS use_hive_partitioning = 1"),
+            http_query("SELECT k, count(), sum(n), count() FROM " + db +
+                       ".t GROUP BY k ORDER BY k FORMAT TSVRaw"));
+  // Each partition of 1,000 rows is cut into ranges of at most 400, all at the glob's depth.
+  EXPECT_EQ(clickhouse_local("SELECT count(DISTINCT _path) >= 9 FROM " + source), "1\n");
+}
+
 TEST(S3, FilesLargerThanOnePartInBoundedMemory) {
   std::string db = fresh_database();
   std::string bucket = fresh_bucket();
