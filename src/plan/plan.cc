@@ -270,6 +270,26 @@ std::string partition_folder(const Task& task, std::string_view id) {
                              : partition_dir(task.partition, id);
 }
 
+// Whether system.parts' row counts are what a SELECT of the whole table returns: before 19.x,
+// which have neither lightweight deletes nor row policies, and so without bounds. Counting
+// instead reads every part, twice (the partitions, and the table's count() the plan must add up
+// to): 2.5 s each for 10,000 partitions on 18.16.
+bool parts_count_the_rows(const ServerVersion& version, const TableSpec& spec,
+                          const TableParts& parts) {
+  return !version.at_least(19, 0) && spec.bounds().empty() && parts.from_system_parts &&
+         spec.table.shard == nullptr;
+}
+
+// Rows per partition ID within the bounds, from system.parts where they are exact.
+std::map<std::string, uint64_t> partition_counts(ClickHouseClient& client,
+                                                 const ServerVersion& version,
+                                                 const TableSpec& spec, const TableParts& parts) {
+  if (!parts_count_the_rows(version, spec, parts)) return count_by_partition(client, spec);
+  std::map<std::string, uint64_t> counted;
+  for (const auto& [id, p] : parts.by_id) counted[id] = p.rows;
+  return counted;
+}
+
 // One task per partition that has rows within the bounds. Without system.parts, the partitions
 // are named by their id and have no size estimate.
 std::vector<Task> partition_tasks(ClickHouseClient& client, const ServerVersion& version,
@@ -283,7 +303,7 @@ std::vector<Task> partition_tasks(ClickHouseClient& client, const ServerVersion&
         table.display());
   }
   std::vector<Task> tasks;
-  for (const auto& [id, rows] : count_by_partition(client, spec)) {
+  for (const auto& [id, rows] : partition_counts(client, version, spec, parts)) {
     if (rows == 0) continue;
     auto it = parts.by_id.find(id);
     const PartitionParts* p = it == parts.by_id.end() ? nullptr : &it->second;
@@ -443,11 +463,18 @@ std::vector<Task> table_tasks(ClickHouseClient& client, const ServerVersion& ver
   if (info) plan.engine = info->engine;
   if (info) plan.uuid = info->uuid;
   uint64_t table_rows = parts.rows(), table_bytes = parts.uncompressed_bytes();
+  bool by_expression = spec.mode == TableMode::partition && !spec.partition_expr.empty() &&
+                       squeeze(spec.partition_expr) != squeeze(info->partition_key);
+  bool by_key = spec.mode == TableMode::partition && merge_tree && !by_expression;
+  // The rows the plan must add up to.
+  plan.rows_in_bounds = by_key && parts_count_the_rows(version, spec, parts)
+                            ? table_rows
+                            : count_rows(client, spec.table, spec.bounds(),
+                                         "counting rows of " + spec.table.display());
   std::vector<Task> tasks;
-  if (spec.mode == TableMode::partition && !spec.partition_expr.empty() &&
-      squeeze(spec.partition_expr) != squeeze(info->partition_key)) {
+  if (by_expression) {
     tasks = expression_tasks(client, spec, table_bytes, table_rows);
-  } else if (spec.mode == TableMode::partition && merge_tree) {
+  } else if (by_key) {
     return partition_tasks(client, version, spec, *info, parts);
   } else if (plan.rows_in_bounds > 0) {
     tasks = {whole_table_task(spec, plan.rows_in_bounds, table_rows, table_bytes)};
@@ -517,8 +544,6 @@ TablePlan plan_table(ClickHouseClient& client, const ServerVersion& version, con
     check_split_field_type(spec.split_field, field->type);
   }
   warn_about_fidelity(client, plan, column_options);
-  plan.rows_in_bounds =
-      count_rows(client, table, spec.bounds(), "counting rows of " + table.display());
   plan.tasks = table_tasks(client, version, plan);
   make_dirs_unique(plan.tasks);
   plan.tasks = split_large_tasks(client, plan, split);
