@@ -151,8 +151,9 @@ std::vector<Column> read_columns(ClickHouseClient& client, const TableRef& table
 
 std::string export_query(const TableRef& table, const std::vector<Column>& columns,
                          DateTimeFormat datetime_format, const std::string& predicate,
-                         const std::string& format) {
-  std::string names, converted;
+                         const std::string& format, const std::string& tag) {
+  std::string names = tag.empty() ? "" : tag + " AS __chexport_task";
+  std::string converted = tag.empty() ? "" : "__chexport_task";
   bool converts = false;
   for (const Column& c : columns) {
     std::string plain = quote_identifier(c.name);
@@ -164,7 +165,8 @@ std::string export_query(const TableRef& table, const std::vector<Column>& colum
   std::string where = predicate.empty() ? std::string() : " WHERE " + predicate;
   std::string from = table.sql() + where;
   if (converts) from = "(SELECT " + names + " FROM " + from + ")";
-  return "SELECT " + (converts ? converted : names) + " FROM " + from + " FORMAT " + format;
+  std::string order = tag.empty() ? "" : " ORDER BY __chexport_task";
+  return "SELECT " + (converts ? converted : names) + " FROM " + from + order + " FORMAT " + format;
 }
 
 std::string layout(const std::vector<Column>& columns) {

@@ -53,6 +53,7 @@ class Run {
   // Exports result_.tasks[i] for every i in `queue`, with up to options_.workers threads.
   void execute(const std::vector<size_t>& queue) {
     queue_ = queue;
+    units_ = units_of(queue);
     // Stdout carries one stream: tasks one after another, in the plan's order.
     size_t wanted = options_.output.to_stdout() ? 1 : static_cast<size_t>(options_.workers);
     size_t n = std::min<size_t>(wanted, queue_.size());
@@ -154,29 +155,59 @@ class Run {
            task.planned_rows <= batch_check_max_rows;
   }
 
+  // Small tasks of one table that one query can export together (export_group_attempt): CSV
+  // without settings that change its form, which the router reads.
+  bool groupable(const Task& task) const {
+    if (!batchable(task) || options_.output.format != "CSV") return false;
+    return std::none_of(options_.connection.settings.begin(), options_.connection.settings.end(),
+                        [](const auto& s) { return s.first.find("csv") != std::string::npos; });
+  }
+
+  // The queue in units of work: a task, or a group of small tasks of one table (in the order of
+  // the group's first task).
+  std::vector<std::vector<size_t>> units_of(const std::vector<size_t>& queue) const {
+    std::vector<std::vector<size_t>> units;
+    std::map<std::string, size_t> open;  // a table's group that may take more
+    std::vector<uint64_t> rows;
+    for (size_t index : queue) {
+      const Task& task = result_.tasks[index].task;
+      if (!groupable(task)) {
+        units.push_back({index});
+        rows.push_back(0);
+        continue;
+      }
+      auto it = open.find(task.table.sql());
+      if (it != open.end() && units[it->second].size() < batch_check_tasks &&
+          rows[it->second] + task.planned_rows <= batch_check_max_rows) {
+        units[it->second].push_back(index);
+        rows[it->second] += task.planned_rows;
+        continue;
+      }
+      open[task.table.sql()] = units.size();
+      units.push_back({index});
+      rows.push_back(task.planned_rows);
+    }
+    return units;
+  }
+
   void work(Worker& worker) {
     while (!should_stop()) {
       size_t next = next_.fetch_add(1);
-      if (next >= queue_.size()) break;
-      const size_t index = queue_[next];
-      TaskResult result;
+      if (next >= units_.size()) break;
+      const std::vector<size_t>& unit = units_[next];
+      std::vector<TaskResult> results;
       {
         std::lock_guard lock(mutex_);
-        result = result_.tasks[index];
+        for (size_t index : unit) results.push_back(result_.tasks[index]);
       }
-      const bool defer = batchable(result.task);
-      run_task(worker, result, defer);
-      if (!defer || result.status != TaskStatus::done) {
-        if (!store_and_record(index, result)) return;
-        continue;
+      if (unit.size() > 1) {
+        run_group(worker, results);
+      } else {
+        run_task(worker, results[0], batchable(results[0].task));
       }
-      std::vector<Unchecked> batch;
-      {
-        std::lock_guard lock(mutex_);
-        unchecked_.push_back({index, std::move(result)});
-        if (unchecked_.size() >= batch_check_tasks) batch.swap(unchecked_);
+      for (size_t i = 0; i < unit.size(); ++i) {
+        if (!settle(worker, unit[i], results[i])) return;
       }
-      if (!batch.empty() && !check_and_record(worker, batch)) return;
     }
     // Each worker that leaves checks what waits; the last one leaves nothing behind.
     std::vector<Unchecked> rest;
@@ -185,6 +216,54 @@ class Run {
       rest.swap(unchecked_);
     }
     if (!rest.empty()) check_and_record(worker, rest);
+  }
+
+  // Records a task that ended, or queues its deferred check; false when the run must stop.
+  bool settle(Worker& worker, size_t index, TaskResult& result) {
+    if (!batchable(result.task) || result.status != TaskStatus::done)
+      return store_and_record(index, result);
+    std::vector<Unchecked> batch;
+    {
+      std::lock_guard lock(mutex_);
+      unchecked_.push_back({index, std::move(result)});
+      if (unchecked_.size() >= batch_check_tasks) batch.swap(unchecked_);
+    }
+    return batch.empty() || check_and_record(worker, batch);
+  }
+
+  // Small tasks of one table by one query; where that fails, each task on its own, with its
+  // retries (a group is one attempt more, never one attempt less).
+  void run_group(Worker& worker, std::vector<TaskResult>& results) {
+    const auto start = Clock::now();
+    std::vector<TaskResult*> group;
+    for (TaskResult& r : results) group.push_back(&r);
+    std::optional<Error> failure;
+    try {
+      export_group_attempt(worker, TaskSource{worker.client, results[0].task.table},
+                           options_.output, group, cancel_, progress_);
+    } catch (const Error& e) {
+      failure = e;
+    } catch (const std::exception& e) {
+      failure =
+          Error(ErrorKind::permanent, ErrorCategory::export_failed,
+                "export of " + std::to_string(results.size()) + " tasks in one query: " + e.what());
+    }
+    if (!failure) {
+      for (TaskResult& r : results) {
+        r.status = TaskStatus::done;
+        r.attempts = 1;
+        r.error.clear();
+        r.seconds = seconds_since(start) / static_cast<double>(results.size());
+      }
+      return;
+    }
+    if (failure->category() == ErrorCategory::cancelled) {
+      for (TaskResult& r : results) fail(r, *failure, start);
+      return;
+    }
+    worker.client.kill_queries({worker.client.current_query_id()});
+    spdlog::warn("{}; exporting its {} task(s) one by one", failure->what(), results.size());
+    for (TaskResult& r : results) run_task(worker, r, true);
   }
 
   // False when the manifest cannot be written: the run stops.
@@ -392,6 +471,7 @@ class Run {
   Progress& progress_;
   Store* store_;
   std::vector<size_t> queue_;
+  std::vector<std::vector<size_t>> units_;  // of queue_ (units_of())
   std::atomic<size_t> next_{0};
   std::mutex mutex_;  // result_, stop_reason_, the manifest file
   std::string stop_reason_;

@@ -8,6 +8,7 @@
 #include "chexport/output/file_hook.h"
 #include "chexport/output/stdout_file.h"
 #include "chexport/pipeline/atomic_file.h"
+#include "chexport/pipeline/record_router.h"
 #include "chexport/pipeline/rotating_writer.h"
 
 #include <unistd.h>
@@ -32,12 +33,13 @@ uint64_t count_rows(const TaskSource& source, const Task& task, const char* when
 // An error message the server appended to the body (reference §1, check 4), if any. The response
 // was already 200, so the error is classified by its code, like an error before the stream: a
 // deterministic one (throwIf, a result limit, a parse error) would fail every attempt alike.
-void throw_if_server_error_in_tail(const RotatingWriter& writer, const ResponseInfo& info,
+void throw_if_server_error_in_tail(const StreamTail& tail, const CsvScanner& scanner,
+                                   uint64_t stream_rows, const ResponseInfo& info,
                                    const std::string& what) {
-  auto found = writer.tail().find_server_error(writer.scanner().in_quotes(), info.exception_tag);
+  auto found = tail.find_server_error(scanner.in_quotes(), info.exception_tag);
   if (!found) return;
   ServerError e = parse_server_error(found->text);
-  uint64_t rows = writer.rows() - std::min(writer.rows(), found->records_in_text);
+  uint64_t rows = stream_rows - std::min(stream_rows, found->records_in_text);
   std::string message =
       what + ": the server failed mid-stream after " + std::to_string(rows) + " rows: ";
   if (e.code != 0) message += "ClickHouse error " + std::to_string(e.code) + ": ";
@@ -45,6 +47,11 @@ void throw_if_server_error_in_tail(const RotatingWriter& writer, const ResponseI
   // Without a code nothing says the error would repeat: try again.
   ErrorKind kind = e.code == 0 ? ErrorKind::transient : classify_server_code(e.code);
   throw Error(kind, ErrorCategory::export_failed, message).with_server_code(e.code);
+}
+
+void throw_if_server_error_in_tail(const RotatingWriter& writer, const ResponseInfo& info,
+                                   const std::string& what) {
+  throw_if_server_error_in_tail(writer.tail(), writer.scanner(), writer.rows(), info, what);
 }
 
 // The stream's own evidence of failure: an appended error message, or a body that stops inside a
@@ -176,6 +183,143 @@ ClickHouseClient& Worker::client_at(const std::string& url) {
     if (cancel != nullptr) slot->set_cancel_flag(&cancel->requested);
   }
   return *slot;
+}
+
+namespace {
+
+// Removes the committed files of `writers` (a group's tasks, up to the one whose commit failed).
+void take_back_files(Store& store, const std::vector<std::vector<std::string>>& names,
+                     size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    for (const std::string& path : names[i]) {
+      try {
+        store.remove(path);
+      } catch (const std::exception& e) {
+        spdlog::error("could not take back {}: {}", store.describe(path), e.what());
+      }
+    }
+  }
+}
+
+// Splits a count of one response among the tasks of its group by `weight`, so that the tasks add
+// up to it.
+void share(const std::optional<uint64_t>& total, const std::vector<TaskResult*>& results,
+           uint64_t TaskResult::*weight, std::optional<uint64_t> ResponseInfo::*field) {
+  if (!total) return;
+  uint64_t sum = 0, given = 0;
+  for (const TaskResult* r : results) sum += r->*weight;
+  for (size_t i = 0; i < results.size(); ++i) {
+    double part = sum == 0 ? 0
+                           : static_cast<double>(*total) *
+                                 static_cast<double>(results[i]->*weight) /
+                                 static_cast<double>(sum);
+    uint64_t n = i + 1 == results.size() ? *total - given : static_cast<uint64_t>(part);
+    results[i]->server.*field = n;
+    given += n;
+  }
+}
+
+// Each task of a group records the response's headers and its share of the response's counts:
+// bytes on the wire by CSV bytes, rows and bytes read by rows.
+void share_response(const ResponseInfo& server, const std::vector<TaskResult*>& results) {
+  for (TaskResult* r : results) r->server = server;
+  share(server.wire_bytes, results, &TaskResult::csv_bytes, &ResponseInfo::wire_bytes);
+  share(server.read_rows, results, &TaskResult::written_rows, &ResponseInfo::read_rows);
+  share(server.read_bytes, results, &TaskResult::written_rows, &ResponseInfo::read_bytes);
+  share(server.total_rows_to_read, results, &TaskResult::written_rows,
+        &ResponseInfo::total_rows_to_read);
+}
+
+}  // namespace
+
+void export_group_attempt(Worker& worker, const TaskSource& source, const OutputOptions& out,
+                          const std::vector<TaskResult*>& results, const CancelToken* cancel,
+                          Progress& progress) {
+  const Task& first = results.front()->task;
+  const std::string what = "export of " + std::to_string(results.size()) + " tasks of " +
+                           first.table.display() + " in one query";
+  const size_t n = results.size();
+  std::vector<std::vector<std::string>> names(n);
+  std::vector<std::unique_ptr<RotatingWriter>> writers;
+  std::vector<std::unique_ptr<ProgressSink>> sinks;
+  std::vector<ByteSink*> routes;
+  std::string tag = "multiIf(", where;
+  for (size_t i = 0; i < n; ++i) {
+    const Task& task = results[i]->task;
+    tag += "(" + task.predicate + "), " + std::to_string(i) + ", ";
+    where += (i == 0 ? "(" : " OR (") + task.predicate + ")";
+    FileOpener open = [&names, &worker, &out, i, dir = task.dir](size_t index) {
+      names[i].push_back(dir + "/" + data_file_name(index, out.compression));
+      return worker.store->create(names[i].back());
+    };
+    writers.push_back(
+        std::make_unique<RotatingWriter>(open, out.limits, worker.encoder.get(), false));
+    sinks.push_back(std::make_unique<ProgressSink>(*writers.back(), progress));
+    routes.push_back(sinks.back().get());
+  }
+  tag += "-1)";
+  RecordRouter router(routes);
+  const std::string query_id = new_query_id();
+  ResponseInfo server;
+  std::string sql =
+      export_query(source.table, *first.columns, out.datetime_format, where, out.format, tag);
+  spdlog::debug("{}: query_id {}: {}", what, query_id, sql);
+  for (const TaskResult* r : results) progress.task_started(r->task, query_id, 1);
+  try {
+    source.client.stream(sql, query_id, router, what, &server);
+  } catch (const Error& e) {
+    if (e.category() == ErrorCategory::export_failed) {
+      throw_if_server_error_in_tail(router.tail(), router.scanner(), router.scanner().records(),
+                                    server, what);
+    }
+    throw;
+  }
+  if (cancel != nullptr && cancel->requested.load()) {
+    throw Error(ErrorKind::cancelled, ErrorCategory::cancelled, what + ": cancelled");
+  }
+  throw_if_server_error_in_tail(router.tail(), router.scanner(), router.scanner().records(), server,
+                                what);
+  if (!router.broken().empty()) {
+    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+                what + ": the response has " + router.broken());
+  }
+  if (!router.scanner().at_record_boundary()) {
+    throw Error(ErrorKind::transient, ErrorCategory::export_failed,
+                what + ": the response ended inside a record after " +
+                    std::to_string(router.scanner().bytes()) + " bytes (truncated stream)");
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (writers[i]->rows() != results[i]->task.planned_rows) {
+      throw_validation(what + ": received " + std::to_string(writers[i]->rows()) + " rows of " +
+                       task_name(results[i]->task) + ", but the plan counted " +
+                       std::to_string(results[i]->task.planned_rows) +
+                       " (did the table change since the export started?)");
+    }
+  }
+  router.finish();
+  for (size_t i = 0; i < n; ++i) {
+    try {
+      writers[i]->commit();
+    } catch (...) {
+      take_back_files(*worker.store, names, i);
+      throw;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    TaskResult& result = *results[i];
+    result.query_id = query_id;
+    result.count_before = result.written_rows = writers[i]->rows();
+    result.count_after = 0;
+    result.csv_bytes = writers[i]->csv_bytes();
+    result.files = writers[i]->files();
+    result.compressed_bytes = 0;
+    for (size_t f = 0; f < result.files.size(); ++f) {
+      result.files[f].path = names[i][f];
+      result.compressed_bytes += result.files[f].compressed_bytes;
+    }
+    sinks[i]->keep();
+  }
+  share_response(server, results);
 }
 
 void export_attempt(Worker& worker, const TaskSource& source, const OutputOptions& out,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "../support/test_util.h"
 #include "checks.h"
@@ -152,6 +153,61 @@ TEST(Export, MidStreamErrorDeepInAPartitionKeepsOnlyTheGoodPartition) {
   EXPECT_EQ(data_files(out),
             std::vector<std::string>{db + "/two/partition=0/whole/part-000000.csv.zst"});
   expect_no_temp_files(out);
+}
+
+// The query_id of each task in the manifest.
+std::vector<std::string> task_query_ids(const TempDir& out) {
+  simdjson::dom::parser parser;
+  std::vector<std::string> ids;
+  for (simdjson::dom::element t : parser.load(out.str() + "/manifest.json")["tasks"].get_array())
+    ids.emplace_back(std::string_view(t["query_id"]));
+  return ids;
+}
+
+// Tiny partitions go 64 to a query, each routed into its own files; a group whose query fails
+// (here: more result rows than the user may read at once) is exported again task by task.
+TEST(Export, SmallPartitionsGoByOneQueryAndAFailedGroupTaskByTask) {
+  std::string db = fresh_database();
+  http_query("CREATE TABLE " + db +
+             ".t (p UInt8, n UInt64, s String) ENGINE = MergeTree PARTITION BY p ORDER BY n");
+  for (const char* rows : {"numbers(0, 750)", "numbers(750, 750)"}) {  // 100 partitions at most
+    http_query("INSERT INTO " + db +
+               ".t SELECT intDiv(number, 10), number, concat('\"', toString(number), ',\\n') "
+               "FROM " +
+               rows);
+  }
+  const RecordsDigest source = records_digest(http_query("SELECT * FROM " + db + ".t FORMAT CSV"));
+  TempDir out;
+  std::vector<std::string> args = {"export", "--url",  test_server().url(), "-t", db + ".t",
+                                   "-o",     out.str()};
+  auto r = run_chexport(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<ExportedFile> files = check_manifest(out, 1500);
+  ASSERT_EQ(files.size(), 150u);
+  for (const ExportedFile& f : files) {
+    // Each file holds its partition's ten rows and nothing else.
+    std::string p = f.path.substr(f.path.find("partition=") + 10);
+    p = p.substr(0, p.find('/'));
+    EXPECT_EQ(f.rows, 10u) << f.path;
+    EXPECT_EQ(f.content.substr(0, p.size() + 1), p + ",") << f.path;
+    EXPECT_EQ(count_of(f.content, "\n" + p + ","), 9u) << f.path;
+  }
+  EXPECT_EQ(exported_digest(out), source);
+  std::vector<std::string> ids = task_query_ids(out);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 3u);  // 64 + 64 + 22
+
+  TempDir out2;
+  args.back() = out2.str();
+  args.insert(args.end(),
+              {"--setting", "max_result_rows=200", "--setting", "result_overflow_mode=throw"});
+  auto limited = run_chexport(args);
+  ASSERT_EQ(limited.exit_code, 0) << limited.output;
+  EXPECT_NE(limited.output.find("; exporting its 64 task(s) one by one"), std::string::npos)
+      << limited.output;
+  check_manifest(out2, 1500);
+  EXPECT_EQ(exported_digest(out2), source);
+  ids = task_query_ids(out2);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 150u);
 }
 
 TEST(Export, DiskFullIsOneClearErrorAndLeavesNoFinalFile) {

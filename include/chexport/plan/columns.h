@@ -48,10 +48,11 @@ std::vector<Column> read_columns(ClickHouseClient& client, const TableRef& table
 // The export query of one task: `columns` of `table` where `predicate` (may be empty). With
 // DateTimeFormat::unix, top-level DateTime columns become toUnixTimestamp(c) and DateTime64(S)
 // ones CAST(c AS Decimal64(S)), under their own names; the predicate then stays in a subquery so
-// that it sees the columns, not the converted values.
+// that it sees the columns, not the converted values. With a `tag` expression, it comes first
+// (as `__chexport_task`) and orders the rows.
 std::string export_query(const TableRef& table, const std::vector<Column>& columns,
                          DateTimeFormat datetime_format, const std::string& predicate,
-                         const std::string& format);
+                         const std::string& format, const std::string& tag = "");
 
 // "`a` UInt8, `b` DateTime MATERIALIZED": the layout of a table's files.
 std::string layout(const std::vector<Column>& columns);

@@ -48,9 +48,21 @@ void export_attempt(Worker& worker, const TaskSource& source, const OutputOption
 
 // Tasks of at most this many planned rows (through the run's connection, without --on-file) are
 // checked after export in batches of up to batch_check_tasks: a round trip per task costs more
-// than such a task's rows.
+// than such a task's rows. In CSV, such tasks of one table are also exported together, up to
+// batch_check_tasks of them and batch_check_max_rows rows in all, by export_group_attempt.
 inline constexpr uint64_t batch_check_max_rows = 100000;
 inline constexpr size_t batch_check_tasks = 64;
+
+// One attempt at exporting the small tasks `results` (of one table, read through `source`) with
+// one query instead of one each: a query costs the server more the more parts the table has, and
+// a round trip, which tiny partitions do not outweigh. Each row comes tagged with its task's
+// number (multiIf of the predicates), ordered by it, and goes without the tag into that task's
+// files (RecordRouter). Ends like export_attempt with its check deferred: each task received
+// exactly its planned rows and its files are committed. Else throws Error, with no file of the
+// group left (the caller then exports the tasks one by one).
+void export_group_attempt(Worker& worker, const TaskSource& source, const OutputOptions& out,
+                          const std::vector<TaskResult*>& results, const CancelToken* cancel,
+                          Progress& progress);
 
 // One row: count() of each predicate's rows in `from`, in order, as text (one scan of their union).
 std::string count_each_query(const std::string& from, const std::vector<std::string>& predicates);
