@@ -30,8 +30,7 @@ std::string scrub_secrets(std::string_view text) {
   std::string out(text);
   std::lock_guard lock(secrets_mutex());
   for (const std::string& secret : secrets()) {
-    for (size_t at = out.find(secret); at != std::string::npos;
-         at = out.find(secret, at + 10)) {
+    for (size_t at = out.find(secret); at != std::string::npos; at = out.find(secret, at + 10)) {
       out.replace(at, secret.size(), "'[hidden]'");
     }
   }

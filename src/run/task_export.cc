@@ -209,10 +209,10 @@ void share(const std::optional<uint64_t>& total, const std::vector<TaskResult*>&
   uint64_t sum = 0, given = 0;
   for (const TaskResult* r : results) sum += r->*weight;
   for (size_t i = 0; i < results.size(); ++i) {
-    double part = sum == 0 ? 0
-                           : static_cast<double>(*total) *
-                                 static_cast<double>(results[i]->*weight) /
-                                 static_cast<double>(sum);
+    double part = sum == 0
+                      ? 0
+                      : static_cast<double>(*total) * static_cast<double>(results[i]->*weight) /
+                            static_cast<double>(sum);
     uint64_t n = i + 1 == results.size() ? *total - given : static_cast<uint64_t>(part);
     results[i]->server.*field = n;
     given += n;
