@@ -110,8 +110,10 @@ class LocalStore final : public Store {
     }
     return removed;
   }
-  void make_task_dirs(const std::vector<std::string>& dirs) override {
-    for (const std::string& dir : dirs) make_directories(describe(dir));
+  void make_task_dirs(const std::vector<std::string>& dirs, bool create) override {
+    if (create) {
+      for (const std::string& dir : dirs) make_directories(describe(dir));
+    }
     // A folder that the file system found under another spelling is not listed by its parent
     // under the name asked for.
     std::map<fs::path, std::set<std::string>> listed;
@@ -120,6 +122,8 @@ class LocalStore final : public Store {
       for (const fs::path& name : fs::path(dir)) {
         fs::path parent = at;
         at /= name;
+        std::error_code ec;
+        if (!create && !fs::exists(describe(at.string()), ec)) break;
         auto [it, fresh] = listed.try_emplace(parent);
         if (fresh) it->second = entry_names(parent);
         if (it->second.count(name.string())) continue;

@@ -97,12 +97,12 @@ void AtomicFile::commit() {
     }
     if (rc != 0 && (errno == EPERM || errno == ENOSYS || errno == EOPNOTSUPP)) {
       // FAT and exFAT (USB drives, some FUSE and SMB mounts) have neither: a check, then a plain
-      // rename. Only a writer outside this run could come between them: the run's lock keeps
-      // every other chexport out.
+      // rename. Only a writer of the same name could come between them, and no other task
+      // writes into this task's folder (the folders are distinct, Store::make_task_dirs).
       struct stat st;
       if (::lstat(final_path_.c_str(), &st) == 0) {
         errno = EEXIST;
-      } else {
+      } else if (errno == ENOENT) {
         rc = ::rename(temp_path_.c_str(), final_path_.c_str());
       }
     }

@@ -11,7 +11,10 @@ bool RecordRouter::read_tag(std::string_view data, size_t& used) {
     char c = data[used];
     if (c == ',') {
       ++used;
-      if (tag_.empty() || tag_.size() > 9) break;
+      if (tag_.empty() || tag_.size() > 9) {
+        stop("a record that does not start with its task's number");
+        return false;
+      }
       size_t n = std::stoul(tag_);
       tag_.clear();
       if (n >= sinks_.size()) {

@@ -168,24 +168,27 @@ class Run {
   std::vector<std::vector<size_t>> units_of(const std::vector<size_t>& queue) const {
     std::vector<std::vector<size_t>> units;
     std::map<std::string, size_t> open;  // a table's group that may take more
-    std::vector<uint64_t> rows;
+    // Rows and bytes of each unit: the server sorts a group's rows before it sends any.
+    std::vector<std::pair<uint64_t, uint64_t>> size;
     for (size_t index : queue) {
       const Task& task = result_.tasks[index].task;
       if (!groupable(task)) {
         units.push_back({index});
-        rows.push_back(0);
+        size.emplace_back(0, 0);
         continue;
       }
       auto it = open.find(task.table.sql());
       if (it != open.end() && units[it->second].size() < batch_check_tasks &&
-          rows[it->second] + task.planned_rows <= batch_check_max_rows) {
+          size[it->second].first + task.planned_rows <= batch_check_max_rows &&
+          size[it->second].second + task.uncompressed_bytes <= group_max_bytes) {
         units[it->second].push_back(index);
-        rows[it->second] += task.planned_rows;
+        size[it->second].first += task.planned_rows;
+        size[it->second].second += task.uncompressed_bytes;
         continue;
       }
       open[task.table.sql()] = units.size();
       units.push_back({index});
-      rows.push_back(task.planned_rows);
+      size.emplace_back(task.planned_rows, task.uncompressed_bytes);
     }
     return units;
   }
@@ -200,10 +203,10 @@ class Run {
         std::lock_guard lock(mutex_);
         for (size_t index : unit) results.push_back(result_.tasks[index]);
       }
-      if (unit.size() > 1) {
+      if (unit.size() > 1 && !groups_off_.load()) {
         run_group(worker, results);
       } else {
-        run_task(worker, results[0], batchable(results[0].task));
+        for (TaskResult& r : results) run_task(worker, r, batchable(r.task));
       }
       for (size_t i = 0; i < unit.size(); ++i) {
         if (!settle(worker, unit[i], results[i])) return;
@@ -257,12 +260,17 @@ class Run {
       }
       return;
     }
-    if (failure->category() == ErrorCategory::cancelled) {
+    if (failure->category() == ErrorCategory::cancelled || should_stop()) {
       for (TaskResult& r : results) fail(r, *failure, start);
       return;
     }
     worker.client.kill_queries({worker.client.current_query_id()});
-    spdlog::warn("{}; exporting its {} task(s) one by one", failure->what(), results.size());
+    // What failed one group (a server profile's CSV settings, a memory limit) would most likely
+    // fail the next: the rest of the run goes task by task.
+    if (!groups_off_.exchange(true)) {
+      spdlog::warn("{}; exporting its {} task(s), and every task after them, one by one",
+                   failure->what(), results.size());
+    }
     for (TaskResult& r : results) run_task(worker, r, true);
   }
 
@@ -472,6 +480,7 @@ class Run {
   Store* store_;
   std::vector<size_t> queue_;
   std::vector<std::vector<size_t>> units_;  // of queue_ (units_of())
+  std::atomic<bool> groups_off_{false};     // after a group failed
   std::atomic<size_t> next_{0};
   std::mutex mutex_;  // result_, stop_reason_, the manifest file
   std::string stop_reason_;
@@ -713,6 +722,9 @@ void prepare_output(const ExportOptions& options, RunResult& run, Store& store) 
   const bool shared = options.output.worker.shared();
   if (shared) refuse_whole_export(store);
   if (options.output.fresh && shared) {
+    // Its cleaning removes files by folder: not those of another worker's folder of another
+    // spelling.
+    store.make_task_dirs(task_dirs(run), false);
     start_fresh_share(options, read_previous_export(store, manifest_name), store, run);
     store.make_task_dirs(task_dirs(run));
     return;

@@ -98,6 +98,10 @@ TEST(RecordRouter, TagsOutOfRangeOrOrderStopTheRouting) {
   Routed r = route("1,1\n0,2\n", 2, {});
   EXPECT_EQ(r.broken, "a record of task 0 after those of task 1");
   EXPECT_EQ(r.texts, (std::vector<std::string>{"", "1\n"}));
+  EXPECT_EQ(route("0,1\n,2\n", 1, {4}).broken,
+            "a record that does not start with its task's number");
+  EXPECT_EQ(route("0,1\n,2\n", 1, {5}).broken,
+            "a record that does not start with its task's number");
   EXPECT_FALSE(route("0,1\n0", 1, {}).at_boundary);  // cut in a tag
   EXPECT_FALSE(route("0,1\n0,\"ab", 1, {}).at_boundary);
 }

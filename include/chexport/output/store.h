@@ -90,8 +90,12 @@ class Store {
   // Makes the folders of tasks, or throws Error (usage) where the file system took one of them
   // for a folder spelled otherwise (it ignores case or Unicode normalization, as macOS and
   // Windows do): two tasks would share their files, and exporting one again would remove the
-  // other's. Object stores compare keys byte for byte: nothing to check.
-  virtual void make_task_dirs(const std::vector<std::string>& dirs) { (void)dirs; }
+  // other's. Object stores compare keys byte for byte: nothing to check. With `create` false, only
+  // checks the folders that exist (before a --fresh share removes anything).
+  virtual void make_task_dirs(const std::vector<std::string>& dirs, bool create = true) {
+    (void)dirs;
+    (void)create;
+  }
   // Takes the output's lock, or throws Error (category locked) naming its holder. A local lock is
   // an flock(): it frees itself when its process ends. An S3 lock is an object created only if
   // absent; `break_lock` removes one that was not refreshed for lock_stale_seconds.

@@ -52,6 +52,9 @@ void export_attempt(Worker& worker, const TaskSource& source, const OutputOption
 // batch_check_tasks of them and batch_check_max_rows rows in all, by export_group_attempt.
 inline constexpr uint64_t batch_check_max_rows = 100000;
 inline constexpr size_t batch_check_tasks = 64;
+// And at most this many bytes (uncompressed, as stored) in all: the server sorts a group's rows
+// by task before it sends the first.
+inline constexpr uint64_t group_max_bytes = 64 << 20;
 
 // One attempt at exporting the small tasks `results` (of one table, read through `source`) with
 // one query instead of one each: a query costs the server more the more parts the table has, and
