@@ -33,10 +33,13 @@ TaskJournal::~TaskJournal() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void TaskJournal::append(std::string_view line) {
+void TaskJournal::append(const std::vector<std::string>& lines) {
   if (fd_ < 0) throw_io("cannot write " + path_ + ": it was closed");
-  std::string record(line);
-  record.push_back('\n');
+  std::string record;
+  for (const std::string& line : lines) {
+    record += line;
+    record.push_back('\n');
+  }
   size_t done = 0;
   while (done < record.size()) {
     ssize_t n = ::write(fd_, record.data() + done, record.size() - done);

@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "chexport/output/store.h"
 
@@ -32,9 +33,10 @@ class TaskJournal {
   TaskJournal(const TaskJournal&) = delete;
   TaskJournal& operator=(const TaskJournal&) = delete;
 
-  // Appends `line` and a newline, and waits until they are on disk (fdatasync). Throws an io
-  // Error (disk full).
-  void append(std::string_view line);
+  // Appends each of `lines` and a newline, by one write, and waits until they are on disk (one
+  // fdatasync for all: a batch of tasks costs one wait). A crash mid-write cuts the last line
+  // only, which the reader leaves out. Throws an io Error (disk full).
+  void append(const std::vector<std::string>& lines);
   // Closes and deletes the file (once the manifest holds every task); never throws.
   void remove() noexcept;
   uint64_t bytes() const noexcept { return bytes_; }
