@@ -1,8 +1,9 @@
 // Progress of an export at a flat cost per task (docs/resume-and-validation.md "Thousands of
 // tasks"): manifest.json is written when a run starts and when it ends; in between, each finished
 // task is appended as one line to a journal beside it ("manifest.journal"), made durable before
-// the task counts as done (a batch of tasks checked together by one write). A crash loses at most the tasks in flight. Readers (resume, verify,
-// import) see the manifest with the journal's tasks in place of its own.
+// the task counts as done (a batch of tasks checked together by one write). A crash loses at most
+// the tasks in flight. Readers (resume, verify, import) see the manifest with the journal's tasks
+// in place of its own.
 //
 // The journal is for a local directory; an S3 output has no appends, and gets the whole manifest
 // at most every manifest_interval_seconds instead (exporter.cc).
