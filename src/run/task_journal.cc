@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <string_view>
 #include <vector>
 
 #include "chexport/common/byte_sink.h"
